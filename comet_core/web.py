@@ -1,0 +1,39 @@
+"""The HTTP side of `serve`: the built docs site, with live endpoints mounted beside it.
+
+Everything shares one origin, so a page of the tutorial can talk to a Comet endpoint of the
+same server without any cross-origin set-up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from twisted.web.resource import Resource
+from twisted.web.server import Site
+from twisted.web.static import File
+from twisted.web.util import Redirect
+
+#: Where the built site keeps the tutorial's front page.
+HOME = b"/docs/index.html"
+
+
+class NoDirectoryListing(File):
+    """Static files of the site; a folder without an index gives 404, not a listing."""
+
+    def directoryListing(self):  # noqa: N802 (Twisted's name)
+        return self.childNotFound
+
+
+def build_root(docs_dir: Path, mounts: dict[bytes, Resource] | None = None) -> Resource:
+    """The resource tree: `/` goes to the docs' home page, mounts take their own names."""
+    root = NoDirectoryListing(str(docs_dir))
+    root.putChild(b"", Redirect(HOME))
+    for name, resource in (mounts or {}).items():
+        root.putChild(name, resource)
+    return root
+
+
+def build_site(docs_dir: Path, mounts: dict[bytes, Resource] | None = None) -> Site:
+    site = Site(build_root(docs_dir, mounts))
+    site.displayTracebacks = False  # never show a traceback to a client
+    return site
