@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from twisted.web.pages import notFound
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 from twisted.web.static import File
@@ -21,7 +22,7 @@ class NoDirectoryListing(File):
     """Static files of the site; a folder without an index gives 404, not a listing."""
 
     def directoryListing(self):  # noqa: N802 (Twisted's name)
-        return self.childNotFound
+        return notFound("Not Found", "There is no page at this address.")
 
 
 def build_root(docs_dir: Path, mounts: dict[bytes, Resource] | None = None) -> Resource:

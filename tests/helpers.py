@@ -1,0 +1,68 @@
+"""Shared test helpers: start a comet_core command as a subprocess and wait for its address."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import subprocess
+import sys
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ADDRESS = re.compile(rb"(?:https?://)?(\d+\.\d+\.\d+\.\d+):(\d+)")
+
+
+class Process:
+    """A running command whose output lines are collected as they come."""
+
+    def __init__(self, args: list[str], cwd: Path = ROOT) -> None:
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", "comet_core", *args], cwd=cwd, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.lines: queue.Queue[bytes] = queue.Queue()
+        self.output: list[bytes] = []
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        for line in self.popen.stdout:
+            self.output.append(line)
+            self.lines.put(line)
+        self.lines.put(b"")  # end of output
+
+    def wait_for(self, pattern: re.Pattern[bytes], timeout: float = 30) -> re.Match[bytes]:
+        """Block until a line matches `pattern`; fail with the output seen if it never does."""
+        while True:
+            try:
+                line = self.lines.get(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError(f"timed out; output so far: {b''.join(self.output)!r}") from None
+            if not line:
+                raise AssertionError(f"process ended; output: {b''.join(self.output)!r}")
+            if m := pattern.search(line):
+                return m
+
+    def address(self, timeout: float = 30) -> tuple[str, int]:
+        m = self.wait_for(ADDRESS, timeout)
+        return m.group(1).decode(), int(m.group(2))
+
+    def stop(self) -> int:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+        try:
+            return self.popen.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            return self.popen.wait()
+
+
+@contextmanager
+def running(args: list[str], cwd: Path = ROOT):
+    process = Process(args, cwd)
+    try:
+        yield process
+    finally:
+        process.stop()

@@ -1,0 +1,71 @@
+"""`serve`: the built site over HTTP, from the project's own Twisted server."""
+
+import http.client
+import re
+import signal
+
+import pytest
+
+from tests.helpers import running
+
+SERVING = re.compile(rb"Serving the site at http://(\d+\.\d+\.\d+\.\d+):(\d+)/")
+
+
+@pytest.fixture
+def site(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "index.html").write_text("<h1>Comet, step by step</h1>")
+    (tmp_path / "_static").mkdir()
+    return tmp_path
+
+
+def get(port: int, path: str) -> http.client.HTTPResponse:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", path)
+    response = conn.getresponse()
+    response.body = response.read()
+    conn.close()
+    return response
+
+
+def test_serves_the_site_and_redirects_the_root_to_the_home_page(site):
+    with running(["serve", "--port", "0", "--docs", str(site)]) as server:
+        m = server.wait_for(SERVING)
+        port = int(m.group(2))
+        home = get(port, "/")
+        assert home.status in (301, 302, 303, 307, 308)
+        assert home.getheader("Location").endswith("/docs/index.html")
+        page = get(port, "/docs/index.html")
+        assert page.status == 200
+        assert b"Comet, step by step" in page.body
+
+
+def test_missing_pages_and_folders_give_404_without_a_listing(site):
+    with running(["serve", "--port", "0", "--docs", str(site)]) as server:
+        port = int(server.wait_for(SERVING).group(2))
+        assert get(port, "/nope.html").status == 404
+        listing = get(port, "/_static/")
+        assert listing.status == 404
+        assert b"Directory listing" not in listing.body
+
+
+def test_ctrl_c_stops_it_cleanly(site):
+    with running(["serve", "--port", "0", "--docs", str(site)]) as server:
+        server.wait_for(SERVING)
+        server.popen.send_signal(signal.SIGINT)
+        assert server.popen.wait(timeout=15) == 0
+        server.wait_for(re.compile(rb"Stopped\."))
+
+
+def test_an_unbuilt_site_is_a_clear_error(tmp_path):
+    with running(["serve", "--port", "0", "--docs", str(tmp_path)]) as server:
+        server.wait_for(re.compile(rb"run `make docs` first"))
+        assert server.popen.wait(timeout=15) == 2
+
+
+def test_a_port_in_use_is_a_clear_error(site):
+    with running(["serve", "--port", "0", "--docs", str(site)]) as first:
+        port = first.wait_for(SERVING).group(2).decode()
+        with running(["serve", "--port", port, "--docs", str(site)]) as second:
+            second.wait_for(re.compile(rb"cannot listen on"))
+            assert second.popen.wait(timeout=15) == 2
