@@ -24,6 +24,7 @@ extensions = [
     "sphinx_copybutton",
     "sphinx_design",
     "sequence_diagram",
+    "state_diagram",
 ]
 
 root_doc = "docs/index"

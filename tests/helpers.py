@@ -39,7 +39,8 @@ class Process:
             try:
                 line = self.lines.get(timeout=timeout)
             except queue.Empty:
-                raise AssertionError(f"timed out; output so far: {b''.join(self.output)!r}") from None
+                seen = b"".join(self.output)
+                raise AssertionError(f"timed out; output so far: {seen!r}") from None
             if not line:
                 raise AssertionError(f"process ended; output: {b''.join(self.output)!r}")
             if m := pattern.search(line):

@@ -40,3 +40,23 @@ def test_render_is_well_formed_svg_with_text_escaped():
 def test_bad_notation_is_refused(bad):
     with pytest.raises(sd.DiagramError):
         sd.parse(bad)
+
+
+def test_state_diagram_draws_every_state_and_event_from_the_table():
+    import enum
+
+    import state_diagram
+
+    class S(enum.Enum):
+        NEW = 1
+        OPEN = 2
+        CLOSED = 3
+
+    table = {S.NEW: {"CONNECT": S.OPEN}, S.OPEN: {"SEND": S.OPEN, "DISCONNECT": S.CLOSED},
+             S.CLOSED: {"reopen": S.NEW}}
+    svg = state_diagram.render(table, "demo")
+    root = ET.fromstring(svg)
+    texts = " ".join(t.text for t in root.iter("{http://www.w3.org/2000/svg}text"))
+    for word in ("NEW", "OPEN", "CLOSED", "CONNECT", "↻ SEND", "DISCONNECT", "reopen"):
+        assert word in texts
+    assert len([e for e in root.iter() if e.get("stroke-dasharray")]) == 1  # one way back
