@@ -1,0 +1,112 @@
+"""Part 1 exercise: write the step that releases every waiting request.
+
+This is the Twisted long-poll server of Part 1 with one piece taken out: `Board.publish`,
+which must answer every request waiting in `self.waiting` with the published message.
+Fill in the gap marked YOUR CODE HERE, then run `python -m comet_core check 1`.
+Try it by hand with `python parts/part01/exercise/starter.py --port 8001`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from twisted.internet import reactor
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request, Site
+
+MAX_MESSAGE = 64 * 1024  # bytes; a larger publish is refused, and no more of it is kept
+
+
+def reply(request: Request, code: int, body: bytes) -> None:
+    """Answer a request that was left waiting, and end it."""
+    request.setResponseCode(code)
+    request.setHeader(b"content-length", b"%d" % len(body))  # one write, no chunking
+    request.write(body)
+    request.finish()
+
+
+# start-board
+class Board:
+    """The requests waiting for the next message: objects in a set, no thread each."""
+
+    def __init__(self) -> None:
+        self.waiting: set[Request] = set()
+
+    def hold(self, request: Request) -> None:
+        self.waiting.add(request)
+        # A client that goes away stops waiting; forget its request.
+        request.notifyFinish().addErrback(lambda _: self.waiting.discard(request))
+
+    def publish(self, message: bytes) -> int:
+        """Answer every waiting request with `message`, forget them, and return how many."""
+        # YOUR CODE HERE: answer each request in self.waiting with `message` (see reply()),
+        # leave no request waiting, and return how many you answered.
+        return 0
+# end-board
+
+
+# start-resource
+class LongPoll(Resource):
+    """The whole site: /poll, /publish and /stats."""
+
+    isLeaf = True
+
+    def __init__(self, board: Board) -> None:
+        super().__init__()
+        self.board = board
+
+    def render_GET(self, request: Request) -> bytes | int:
+        if request.path == b"/poll":
+            self.board.hold(request)
+            return NOT_DONE_YET  # no answer yet, and no thread waits for one
+        if request.path == b"/stats":
+            return json.dumps({"waiting": len(self.board.waiting), "threads": 1}).encode()
+        request.setResponseCode(404)
+        return b"no such page: try GET /poll or POST /publish\n"
+
+    def render_POST(self, request: Request) -> bytes:
+        if request.path != b"/publish":
+            request.setResponseCode(404)
+            return b"no such page: try GET /poll or POST /publish\n"
+        message = request.content.read(MAX_MESSAGE + 1)
+        if len(message) > MAX_MESSAGE:
+            request.setResponseCode(413)
+            return b"a message is at most %d bytes\n" % MAX_MESSAGE
+        return b"released %d\n" % self.board.publish(message)
+# end-resource
+
+
+class BoundedRequest(Request):
+    """A request that keeps at most MAX_MESSAGE + 1 bytes of its body, whatever is sent."""
+
+    defaultContentType = b"text/plain; charset=utf-8"
+
+    def handleContentChunk(self, data: bytes) -> None:
+        room = MAX_MESSAGE + 1 - self.content.tell()
+        if room > 0:
+            self.content.write(data[:room])
+
+
+class QuietSite(Site):
+    requestFactory = BoundedRequest
+
+    def log(self, request: Request) -> None:
+        pass  # one line per request would flood the log under load
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8001, help="0 picks a free port")
+    args = parser.parse_args(argv)
+    site = QuietSite(LongPoll(Board()))
+    port = reactor.listenTCP(args.port, site, backlog=1024, interface=args.host)
+    address = port.getHost()
+    print(f"twisted long-poll server listening on http://{address.host}:{address.port}/",
+          flush=True)
+    reactor.run()
+
+
+if __name__ == "__main__":
+    main()
