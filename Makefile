@@ -7,6 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PORT   ?= 8000
 HOST   ?= 127.0.0.1
+STOMP_PORT ?= 61613
 SPHINXOPTS ?= -W -n --keep-going -q
 
 .PHONY: setup docs docs-student serve test pytest lint docs-test clean
@@ -29,7 +30,7 @@ docs-student: $(STAMP)
 	COMET_NB_EXECUTION=cache $(PY) -m sphinx -b html -t student $(SPHINXOPTS) . _build/student
 
 serve: docs
-	$(PY) -m comet_core serve --host $(HOST) --port $(PORT) --docs _build/html
+	$(PY) -m comet_core serve --host $(HOST) --port $(PORT) --stomp-port $(STOMP_PORT) --docs _build/html
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

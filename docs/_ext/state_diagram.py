@@ -8,8 +8,9 @@ strings), named by its import path::
     ```
 
 Because the picture is drawn from the object the session runs on, it cannot drift from the
-code. States are laid out left to right in table order; events that keep the state are
-listed under it, the others are arcs (forward above, backward below).
+code. States are laid out left to right in table order (then states that are only
+reached); events that keep the state are listed under it, the others are arcs (forward
+above, backward below).
 """
 
 from __future__ import annotations
@@ -42,11 +43,11 @@ def load(path: str):
 
 def layout(table) -> tuple[list[str], dict[str, list[str]], dict[tuple[str, str], list[str]]]:
     """States in order, events that stay per state, and events per (from, to) arc."""
-    states: list[str] = []
-    for state, moves in table.items():
-        for s in (state, *moves.values()):
-            if name_of(s) not in states:
-                states.append(name_of(s))
+    states = [name_of(s) for s in table]  # the table's own order first
+    for moves in table.values():
+        for target in moves.values():
+            if name_of(target) not in states:
+                states.append(name_of(target))
     stays: dict[str, list[str]] = defaultdict(list)
     arcs: dict[tuple[str, str], list[str]] = defaultdict(list)
     for state, moves in table.items():

@@ -1,0 +1,132 @@
+"""A STOMP session carried by a comet session: how a browser speaks STOMP over HTTP.
+
+`StompBridge` owns one `CometSession` and one STOMP `ServerSession` (the same class the
+TCP transport uses) and moves bytes between them, doing for the STOMP session what
+`comet_core.transports.tcp` does for it over a socket:
+
+- Upstream bytes the comet session applied (each once, in order) go to
+  `ServerSession.receive_data`; the STOMP session cannot tell them from a TCP stream.
+- The STOMP session's output goes into the comet session's downstream while it is
+  `writable`. When it is not (the client has ``max_unacked`` bytes to acknowledge), the
+  output stays in the STOMP session, whose slow-consumer policy applies as over TCP:
+  queues pause, topic publishers wait, and past ``outbound_hard`` the session ends with
+  ERROR "slow consumer". The ack that makes room calls `resume_writing`.
+- Closing goes both ways, with a reason the client can read. When the STOMP session
+  closes (DISCONNECT, an ERROR), its last bytes, often the ERROR frame, become the comet
+  session's last bytes, and ``close_reason`` the reason sent after them. When the comet
+  session ends first (its client went silent, or closed it), the STOMP session gets
+  `connection_lost`: its subscriptions end and its unacknowledged queue messages go to
+  other subscribers.
+- The STOMP timers (heart-beats, connect and flow-control timeouts) run on the store's
+  clock through the comet session's `next_deadline` and `tick`.
+
+Wakeups: a message from another session reaches this STOMP session in the middle of that
+session's work, so the bridge does not move bytes then; it calls `on_wakeup`, and the
+transport calls `pump` soon after (the TCP adapter's batching, again). Bytes uploaded and
+timers are pumped at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from comet_core.comet.sessions import CometSession, State
+from comet_core.hub import Hub
+from comet_core.stomp.session import ServerSession, SessionLimits
+
+
+class StompBridge:
+    """One STOMP session over one comet session (it becomes the session's `app`).
+
+    The transport's side: set `on_wakeup` and call `pump` when it fires; handle
+    ``stomp.login_request`` as the TCP adapter does when ``defer_login`` is set; log
+    ``stomp.failure`` when set; and, while `reading_paused`, it may hold back its answer
+    to uploads, slowing the client down as a paused TCP socket would.
+    """
+
+    __slots__ = ("session", "stomp", "on_wakeup", "_clock", "_busy")
+
+    def __init__(self, session: CometSession, hub: Hub, *, clock: Callable[[], float],
+                 limits: SessionLimits | None = None, defer_login: bool = False) -> None:
+        """`clock` is the transport's (the store's times must come from it too)."""
+        self.session = session
+        # The STOMP session draws its own id for CONNECTED and the logs: the comet id
+        # is a secret and stays out of both.
+        self.stomp = ServerSession(hub, limits=limits, clock=clock, defer_login=defer_login)
+        #: Called when the STOMP session has something to move: the transport should
+        #: call `pump` soon (not from inside the callback).
+        self.on_wakeup: Callable[[], None] | None = None
+        self._clock = clock
+        self._busy = False  # inside our own call: a wakeup is handled before we return
+        self.stomp.on_wakeup = self._stomp_woke
+        session.app = self
+        session.reschedule()
+
+    @property
+    def reading_paused(self) -> bool:
+        """True while the STOMP session does not handle frames (login check, flow control)."""
+        return self.stomp.reading_paused
+
+    def pump(self) -> None:
+        """Move the STOMP session's output into the comet session, as far as it may, and
+        close the comet session if the STOMP session has closed."""
+        session, stomp = self.session, self.stomp
+        if session.state is not State.OPEN:
+            return
+        self._busy = True
+        try:
+            if not stomp.reading_paused:
+                stomp.resume()
+            # A drained STOMP buffer may refill at once (a queue that skipped us sends
+            # more), hence the loop; it ends when the buffer or the session's room does.
+            while stomp.pending_output and session.writable and not stomp.closed:
+                session.write(stomp.data_to_send(), self._clock())
+            if stomp.closed:
+                session.close(stomp.close_reason or "closed", self._clock(),
+                              stomp.data_to_send())
+        finally:
+            self._busy = False
+        if session.state is State.OPEN:
+            session.reschedule()
+
+    def shutdown(self, reason: str = "server shutting down") -> None:
+        """End the STOMP session with an ERROR saying `reason`; it reaches the client
+        as the comet session's last bytes."""
+        self.stomp.shutdown(reason)
+        self.pump()
+
+    # --- SessionApp: called by the comet session -----------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        self._busy = True
+        try:
+            self.stomp.receive_data(data)
+        finally:
+            self._busy = False
+        self.pump()
+
+    def resume_writing(self) -> None:
+        self._stomp_woke()
+
+    def session_closed(self, reason: str) -> None:
+        # On a STOMP session that closed first, this only drops its callback.
+        self.stomp.connection_lost(reason)
+
+    def next_deadline(self) -> float | None:
+        return self.stomp.next_deadline()
+
+    def tick(self, now: float) -> None:
+        self._busy = True
+        try:
+            self.stomp.tick(now)
+        finally:
+            self._busy = False
+        self.pump()
+
+    # --- internals ----------------------------------------------------------------------
+
+    def _stomp_woke(self) -> None:
+        if self._busy or self.session.state is not State.OPEN:
+            return
+        if self.on_wakeup is not None:
+            self.on_wakeup()

@@ -1,0 +1,95 @@
+"""Who may connect: twisted.cred checkers for the STOMP ``login`` and ``passcode`` headers.
+
+The sans-IO session only exposes the credentials a CONNECT offered and waits for a verdict;
+an adapter asks a twisted.cred `ICredentialsChecker`, the standard Twisted way to plug in
+any user database. A CONNECT with a ``login`` header becomes `UsernamePassword` credentials
+(an absent ``passcode`` is the empty password), one without becomes `Anonymous`.
+
+- `AcceptEveryone` (the default) lets anybody in, with or without a login, as MorbidQ did.
+- `password_checker` requires a login from a fixed table of users (an in-memory dict).
+- `password_file_checker` reads ``user:password`` lines from a file
+  (`twisted.cred.checkers.FilePasswordDB`), re-read when it changes.
+
+Any other checker works too, for instance one that asks a web application's user table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from twisted.cred.checkers import (
+    ANONYMOUS,
+    FilePasswordDB,
+    ICredentialsChecker,
+    InMemoryUsernamePasswordDatabaseDontUse,
+)
+from twisted.cred.credentials import (
+    Anonymous,
+    IAnonymous,
+    ICredentials,
+    IUsernamePassword,
+    UsernamePassword,
+)
+from twisted.cred.error import UnauthorizedLogin, UnhandledCredentials
+from twisted.internet import defer
+from zope.interface import implementer
+
+
+@implementer(ICredentialsChecker)
+class AcceptEveryone:
+    """Accept any login and passcode, and no login at all (the avatar id is the login)."""
+
+    credentialInterfaces = (IUsernamePassword, IAnonymous)
+
+    def requestAvatarId(self, credentials: ICredentials) -> defer.Deferred[object]:
+        if IUsernamePassword.providedBy(credentials):
+            return defer.succeed(credentials.username)
+        return defer.succeed(ANONYMOUS)
+
+
+def password_checker(users: Mapping[str, str]) -> ICredentialsChecker:
+    """A checker that lets in only these users, with these passwords (login required)."""
+    checker = InMemoryUsernamePasswordDatabaseDontUse()
+    for name, password in users.items():
+        checker.addUser(name.encode(), password.encode())
+    return checker
+
+
+def password_file_checker(path: str | Path) -> ICredentialsChecker:
+    """A checker reading ``user:password`` lines (plain text: keep the file private)."""
+    return FilePasswordDB(str(path), cache=True)
+
+
+def credentials_for(login: str | None, passcode: str | None) -> ICredentials:
+    """The twisted.cred credentials a CONNECT's ``login``/``passcode`` headers stand for."""
+    if login is None:
+        return Anonymous()
+    return UsernamePassword(login.encode(), (passcode or "").encode())
+
+
+def check_login(checker: ICredentialsChecker, login: str | None,
+                passcode: str | None) -> defer.Deferred[str | None]:
+    """Ask `checker`; fires with the user name (None when anonymous) or fails.
+
+    A checker that does not handle anonymous credentials (every password checker) turns a
+    CONNECT without ``login`` into `UnauthorizedLogin`: that broker requires a login.
+    """
+    credentials = credentials_for(login, passcode)
+    if not any(iface.providedBy(credentials) for iface in checker.credentialInterfaces):
+        what = "a login" if login is None else "this kind of login"
+        return defer.fail(UnhandledCredentials(f"this broker requires {what}"))
+    d = defer.maybeDeferred(checker.requestAvatarId, credentials)
+
+    def name(avatar_id: object) -> str | None:
+        if avatar_id is ANONYMOUS:
+            return None
+        if isinstance(avatar_id, bytes):
+            return avatar_id.decode("utf-8", "replace")
+        return str(avatar_id)
+
+    return d.addCallback(name)
+
+
+__all__ = ["AcceptEveryone", "UnauthorizedLogin", "check_login", "credentials_for",
+           "password_checker", "password_file_checker"]
