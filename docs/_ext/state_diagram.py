@@ -60,8 +60,18 @@ def layout(table) -> tuple[list[str], dict[str, list[str]], dict[tuple[str, str]
 def render(table, title: str = "") -> str:
     states, stays, arcs = layout(table)
     x = {s: 40 + BOX_W / 2 + i * STEP for i, s in enumerate(states)}
-    forward = [a for a in arcs if states.index(a[1]) > states.index(a[0])]
-    backward = [a for a in arcs if a not in forward]
+    # Short arcs nearest the boxes, so that longer ones pass over them without crossing.
+    def span(arc: tuple[str, str]) -> int:
+        return abs(states.index(arc[1]) - states.index(arc[0]))
+
+    forward = sorted((a for a in arcs if states.index(a[1]) > states.index(a[0])), key=span)
+    backward = sorted((a for a in arcs if a not in forward), key=span)
+    # Each arc leaves and enters its box at its own x, so no two arcs share a vertical line.
+    ends: dict[str, int] = defaultdict(int)
+
+    def slot(state: str, side: int) -> float:
+        ends[state] += 1
+        return x[state] + side * (BOX_W / 2 - 12 * ends[state])
     above = 30 + 28 * len(forward)
     mid = above + BOX_H / 2
     below_stays = max((len(v) for v in stays.values()), default=0) * 17
@@ -71,11 +81,11 @@ def render(table, title: str = "") -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}">',
         '<defs><marker id="st-head" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" '
-        'markerHeight="8" orient="auto"><path class="head" d="M0,0 L10,5 L0,10 z"/></marker>'
+        'markerHeight="8" orient="auto"><path class="head" fill="#222" d="M0,0 L10,5 L0,10 z"/></marker>'
         "</defs>",
     ]
     for s in states:
-        out.append(f'<rect class="box" x="{x[s] - BOX_W / 2}" y="{above}" width="{BOX_W}" '
+        out.append(f'<rect class="box" fill="#f4f4f4" stroke="#555" x="{x[s] - BOX_W / 2}" y="{above}" width="{BOX_W}" '
                    f'height="{BOX_H}" rx="18"/>')
         out.append(f'<text x="{x[s]}" y="{mid + 5}" text-anchor="middle" font-size="13" '
                    f'font-weight="bold">{escape(s)}</text>')
@@ -85,8 +95,8 @@ def render(table, title: str = "") -> str:
     for level, (src, dst) in enumerate(forward):
         y = above - 14 - 28 * level
         label = ", ".join(arcs[(src, dst)])
-        x1, x2 = x[src] + 20, x[dst] - 20
-        out.append(f'<path class="arrow" fill="none" stroke-width="1.5" '
+        x1, x2 = slot(src, 1), slot(dst, -1)
+        out.append(f'<path class="arrow" stroke="#222" fill="none" stroke-width="1.5" '
                    f'd="M{x1},{above} L{x1},{y} L{x2},{y} L{x2},{above}" '
                    'marker-end="url(#st-head)"/>')
         out.append(f'<text x="{(x1 + x2) / 2}" y="{y - 5}" text-anchor="middle" '
@@ -95,8 +105,8 @@ def render(table, title: str = "") -> str:
     for level, (src, dst) in enumerate(backward):
         y = base + 14 + 28 * level
         label = ", ".join(arcs[(src, dst)])
-        x1, x2 = x[src] - 20, x[dst] + 20
-        out.append(f'<path class="arrow" fill="none" stroke-width="1.5" stroke-dasharray="5,3" '
+        x1, x2 = slot(src, -1), slot(dst, 1)
+        out.append(f'<path class="arrow" stroke="#222" fill="none" stroke-width="1.5" stroke-dasharray="5,3" '
                    f'd="M{x1},{above + BOX_H} L{x1},{y} L{x2},{y} L{x2},{above + BOX_H}" '
                    'marker-end="url(#st-head)"/>')
         out.append(f'<text x="{(x1 + x2) / 2}" y="{y + 15}" text-anchor="middle" '
