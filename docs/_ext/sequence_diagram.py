@@ -29,6 +29,11 @@ MARGIN = 70
 ROW = 38
 HEAD = 40
 CHAR = 7.2  # average glyph width at the font size used, for sizing boxes
+# Default colours, as attributes so the SVG reads anywhere; the site's CSS overrides them.
+BOX_STYLE = 'class="box" fill="#f4f4f4" stroke="#555"'
+NOTE_STYLE = 'class="note" fill="#fffbe6" stroke="#bbb"'
+ARROW_STYLE = 'class="arrow" stroke="#222"'
+LIFELINE_STYLE = 'class="lifeline" stroke="#999"'
 
 ARROW = re.compile(r"^(?P<src>[^-:>]+?)\s*(?P<kind>-->|->)\s*(?P<dst>[^:]+?)\s*:\s*(?P<text>.*)$")
 NOTE = re.compile(r"^note(?:\s+(?P<who>[^:]+?))?\s*:\s*(?P<text>.*)$")
@@ -89,16 +94,16 @@ def render(participants: list[str], steps: list[Step], title: str = "") -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}">',
         '<defs><marker id="sd-head" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" '
-        'markerHeight="8" orient="auto-start-reverse"><path class="head" fill="#222" d="M0,0 L10,5 L0,10 z"/>'
-        "</marker></defs>",
+        'markerHeight="8" orient="auto-start-reverse">'
+        '<path class="head" fill="#222" d="M0,0 L10,5 L0,10 z"/></marker></defs>',
     ]
     top, bottom = HEAD, height - HEAD
     for name, cx in x.items():
         w = max(90, len(name) * CHAR + 24)
-        out.append(f'<line class="lifeline" stroke="#999" x1="{cx}" y1="{top}" x2="{cx}" y2="{bottom}" '
+        out.append(f'<line {LIFELINE_STYLE} x1="{cx}" y1="{top}" x2="{cx}" y2="{bottom}" '
                    'stroke-width="1.5"/>')
         for y in (4, bottom + 4):
-            out.append(f'<rect class="box" fill="#f4f4f4" stroke="#555" x="{cx - w / 2}" y="{y}" width="{w}" height="30" '
+            out.append(f'<rect {BOX_STYLE} x="{cx - w / 2}" y="{y}" width="{w}" height="30" '
                        'rx="4"/>')
             out.append(f'<text x="{cx}" y="{y + 20}" text-anchor="middle" font-size="14" '
                        f'font-weight="bold">{escape(name)}</text>')
@@ -109,12 +114,12 @@ def render(participants: list[str], steps: list[Step], title: str = "") -> str:
             x1, x2 = x[step.src], x[step.dst]
             dash = ' stroke-dasharray="6,4"' if step.kind == "response" else ""
             if x1 == x2:  # a step to itself: a small loop to the right
-                out.append(f'<path class="arrow" stroke="#222" fill="none" d="M{x1},{y - 14} h40 v14 h-40" '
+                out.append(f'<path {ARROW_STYLE} fill="none" d="M{x1},{y - 14} h40 v14 h-40" '
                            f'stroke-width="1.5" marker-end="url(#sd-head)"{dash}/>')
                 out.append(f'<text x="{x1 + 46}" y="{y - 4}" font-size="13">'
                            f"{escape(step.text)}</text>")
             else:
-                out.append(f'<line class="arrow" stroke="#222" x1="{x1}" y1="{y}" x2="{x2}" y2="{y}" '
+                out.append(f'<line {ARROW_STYLE} x1="{x1}" y1="{y}" x2="{x2}" y2="{y}" '
                            f'stroke-width="1.5" marker-end="url(#sd-head)"{dash}/>')
                 out.append(f'<text x="{(x1 + x2) / 2}" y="{y - 7}" text-anchor="middle" '
                            f'font-size="13">{escape(step.text)}</text>')
@@ -124,7 +129,7 @@ def render(participants: list[str], steps: list[Step], title: str = "") -> str:
             else:
                 w = len(step.text) * CHAR + 20
                 left, right = x[step.src] - w / 2, x[step.src] + w / 2
-            out.append(f'<rect class="note" fill="#fffbe6" stroke="#bbb" x="{left}" y="{y - 22}" width="{right - left}" '
+            out.append(f'<rect {NOTE_STYLE} x="{left}" y="{y - 22}" width="{right - left}" '
                        'height="28" rx="3"/>')
             out.append(f'<text x="{(left + right) / 2}" y="{y - 3}" text-anchor="middle" '
                        f'font-size="13" font-style="italic">{escape(step.text)}</text>')

@@ -27,6 +27,9 @@ from sphinx.util.docutils import SphinxDirective
 STEP = 210
 BOX_W, BOX_H = 150, 40
 CHAR = 7.0
+# Default colours, as attributes so the SVG reads anywhere; the site's CSS overrides them.
+BOX_STYLE = 'class="box" fill="#f4f4f4" stroke="#555"'
+ARROW_STYLE = 'class="arrow" stroke="#222"'
 
 
 def name_of(state) -> str:
@@ -81,11 +84,11 @@ def render(table, title: str = "") -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}">',
         '<defs><marker id="st-head" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" '
-        'markerHeight="8" orient="auto"><path class="head" fill="#222" d="M0,0 L10,5 L0,10 z"/></marker>'
-        "</defs>",
+        'markerHeight="8" orient="auto">'
+        '<path class="head" fill="#222" d="M0,0 L10,5 L0,10 z"/></marker></defs>',
     ]
     for s in states:
-        out.append(f'<rect class="box" fill="#f4f4f4" stroke="#555" x="{x[s] - BOX_W / 2}" y="{above}" width="{BOX_W}" '
+        out.append(f'<rect {BOX_STYLE} x="{x[s] - BOX_W / 2}" y="{above}" width="{BOX_W}" '
                    f'height="{BOX_H}" rx="18"/>')
         out.append(f'<text x="{x[s]}" y="{mid + 5}" text-anchor="middle" font-size="13" '
                    f'font-weight="bold">{escape(s)}</text>')
@@ -96,7 +99,7 @@ def render(table, title: str = "") -> str:
         y = above - 14 - 28 * level
         label = ", ".join(arcs[(src, dst)])
         x1, x2 = slot(src, 1), slot(dst, -1)
-        out.append(f'<path class="arrow" stroke="#222" fill="none" stroke-width="1.5" '
+        out.append(f'<path {ARROW_STYLE} fill="none" stroke-width="1.5" '
                    f'd="M{x1},{above} L{x1},{y} L{x2},{y} L{x2},{above}" '
                    'marker-end="url(#st-head)"/>')
         out.append(f'<text x="{(x1 + x2) / 2}" y="{y - 5}" text-anchor="middle" '
@@ -106,7 +109,7 @@ def render(table, title: str = "") -> str:
         y = base + 14 + 28 * level
         label = ", ".join(arcs[(src, dst)])
         x1, x2 = slot(src, -1), slot(dst, 1)
-        out.append(f'<path class="arrow" stroke="#222" fill="none" stroke-width="1.5" stroke-dasharray="5,3" '
+        out.append(f'<path {ARROW_STYLE} fill="none" stroke-width="1.5" stroke-dasharray="5,3" '
                    f'd="M{x1},{above + BOX_H} L{x1},{y} L{x2},{y} L{x2},{above + BOX_H}" '
                    'marker-end="url(#st-head)"/>')
         out.append(f'<text x="{(x1 + x2) / 2}" y="{y + 15}" text-anchor="middle" '
