@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from comet_core.comet import CometLimits
 from comet_core.web import build_site
 
 
@@ -21,6 +22,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stomp-port", type=int, default=61613,
                         help="STOMP broker port (default 61613; 0 picks a free one)")
     parser.add_argument("--no-stomp", action="store_true", help="do not start the broker")
+    parser.add_argument("--users", type=Path, metavar="FILE",
+                        help="require a STOMP login (over TCP and over /comet/ alike): a file "
+                             "of user:password lines")
+    parser.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                        help="let pages from ORIGIN (scheme://host[:port]) use /comet/ "
+                             "(repeatable; default: the server's own origin only)")
+    comet = CometLimits()
+    parser.add_argument("--max-sessions", type=int, default=comet.max_sessions,
+                        help=f"comet sessions at most (default {comet.max_sessions})")
+    parser.add_argument("--max-hold", type=float, default=comet.max_hold,
+                        help=f"seconds a request is held at most (default {comet.max_hold:g})")
+    parser.add_argument("--idle-timeout", type=float, default=comet.idle_timeout,
+                        help="seconds without a request after which a comet session ends "
+                             f"(default {comet.idle_timeout:g})")
+    parser.add_argument("--max-upload", type=int, default=comet.max_upload,
+                        help=f"bytes in one upload at most (default {comet.max_upload})")
+    parser.add_argument("--max-unacked", type=int, default=comet.max_unacked,
+                        help="bytes kept for one comet client until it acknowledges them "
+                             f"(default {comet.max_unacked})")
+    parser.add_argument("--recycle", type=int, default=1 << 20,
+                        help="bytes of data after which a stream is ended and reopened "
+                             "(default 1048576)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,14 +51,30 @@ def run(args: argparse.Namespace) -> int:
     from twisted.internet.error import CannotListenError
 
     from comet_core.hub import Hub
+    from comet_core.transports.auth import password_file_checker
+    from comet_core.transports.http.resource import CometResource
     from comet_core.transports.tcp import listen_stomp
 
     if not (args.docs / "docs" / "index.html").is_file():
         print(f"error: no built site in {args.docs}: run `make docs` first", file=sys.stderr)
         return 2
+    checker = None
+    if args.users is not None:
+        if not args.users.is_file():
+            print(f"error: no users file at {args.users}", file=sys.stderr)
+            return 2
+        checker = password_file_checker(args.users)
     hub = Hub()
+    limits = CometLimits(max_sessions=args.max_sessions, idle_timeout=args.idle_timeout,
+                         max_hold=args.max_hold, max_unacked=args.max_unacked,
+                         max_upload=args.max_upload)
+    comet = CometResource(hub, reactor=reactor, limits=limits, checker=checker,
+                          allowed_origins=tuple(args.allow_origin), recycle=args.recycle)
+    reactor.addSystemEventTrigger("before", "shutdown", comet.shutdown)
+    site = build_site(args.docs, {b"comet": comet})
+    site.max_body = args.max_upload
     try:
-        port = reactor.listenTCP(args.port, build_site(args.docs), interface=args.host)
+        port = reactor.listenTCP(args.port, site, interface=args.host)
     except CannotListenError as exc:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.socketError}",
               file=sys.stderr)
@@ -43,9 +82,10 @@ def run(args: argparse.Namespace) -> int:
     lines = []
     address = port.getHost()
     lines.append(f"Serving the site at http://{address.host}:{address.port}/ (Ctrl-C stops)")
+    lines.append(f"Comet endpoints at http://{address.host}:{address.port}/comet/")
     if not args.no_stomp:
         try:
-            stomp = listen_stomp(reactor, hub, args.host, args.stomp_port)
+            stomp = listen_stomp(reactor, hub, args.host, args.stomp_port, checker=checker)
         except CannotListenError as exc:
             # The site is still worth serving: say why the broker is missing and go on.
             lines.append(f"warning: no STOMP broker: cannot listen on {args.host}:"

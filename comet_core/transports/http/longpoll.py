@@ -1,0 +1,54 @@
+"""Long-polling: one request held until there is data (or the hold time passes), answered
+once, and the client asks again with its new ack.
+
+A `PollWaiter` is the `comet_core.comet.Waiter` of one held GET. Every way it ends is one
+complete response written at once: the data record (and the ``c`` record when the session
+is over), an empty body after the hold time or when a newer request took over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from comet_core.comet import REPLACED
+from comet_core.transports.http import wire
+
+if TYPE_CHECKING:
+    from comet_core.transports.http.request import CometRequest
+
+
+class PollWaiter:
+    """One held long-poll request."""
+
+    __slots__ = ("request", "cors", "done", "lost")
+
+    def __init__(self, request: CometRequest, cors: bytes) -> None:
+        self.request = request
+        #: Called by the request when its connection is lost (set by the resource).
+        self.lost: Callable[[], None] | None = None
+        self.cors = cors
+        self.done = False
+
+    def _answer(self, body: bytes) -> None:
+        if self.done:
+            return
+        self.done = True
+        request = self.request
+        request.comet_waiter = None
+        self.lost = None
+        wire.respond(request, 200, body, extra=self.cors, content_type=wire.RECORDS)
+
+    def send(self, offset: int, data: bytes, closed: str | None) -> bool:
+        body = wire.data_record(offset, data) if data else b""
+        if closed is not None:
+            body += wire.closed_record(closed)
+        self._answer(body)
+        return False
+
+    def idle(self, now: float) -> float | None:
+        self._answer(b"")
+        return None
+
+    def finish(self, reason: str) -> None:
+        self._answer(b"" if reason == REPLACED else wire.closed_record(reason))
