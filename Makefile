@@ -12,7 +12,11 @@ SPHINXOPTS ?= -W -n --keep-going -q
 
 .PHONY: setup docs docs-student serve test pytest lint docs-test clean
 
-setup: $(STAMP)
+# npm packages the browser tests use (e.g. @stomp/stompjs); without npm those tests skip.
+NODE_LOCK  := $(wildcard tests/browser/package-lock.json)
+NODE_STAMP := $(if $(NODE_LOCK),tests/browser/node_modules/.installed)
+
+setup: $(STAMP) $(NODE_STAMP)
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is needed" or 0)'
@@ -20,6 +24,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
+
+tests/browser/node_modules/.installed: tests/browser/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd tests/browser && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else echo "npm not found: the browser tests that need npm packages will skip"; fi
 
 # The site, as readers see it. Notebooks are executed, and re-executed only when they change.
 docs: $(STAMP)
@@ -35,7 +44,7 @@ serve: docs
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest
 
 # A fresh build with every notebook executed anew, so a change to comet_core re-runs them.
