@@ -18,6 +18,9 @@ from comet_core.transports.http.request import CometSite
 #: Where the built site keeps the tutorial's front page.
 HOME = b"/docs/index.html"
 
+#: The browser client (`/static/comet.js`, `/static/stomp.js`): ES modules, no build step.
+STATIC = Path(__file__).resolve().parent / "static"
+
 
 class NoDirectoryListing(File):
     """Static files of the site; a folder without an index gives 404, not a listing."""
@@ -30,6 +33,9 @@ def build_root(docs_dir: Path, mounts: dict[bytes, Resource] | None = None) -> R
     """The resource tree: `/` goes to the docs' home page, mounts take their own names."""
     root = NoDirectoryListing(str(docs_dir))
     root.putChild(b"", Redirect(HOME))
+    root.putChild(b"static", NoDirectoryListing(str(STATIC)))
+    # The group chat of Part 7 (its server side is `comet_core.chat`, started by serve).
+    root.putChild(b"chat", NoDirectoryListing(str(STATIC / "chat")))
     for name, resource in (mounts or {}).items():
         root.putChild(name, resource)
     return root

@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="require a STOMP login (over TCP and over /comet/ alike): a file "
                              "of user:password lines")
     parser.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
-                        help="let pages from ORIGIN (scheme://host[:port]) use /comet/ "
+                        help="let pages from ORIGIN (scheme://host[:port]) use /comet/ and /stomp "
                              "(repeatable; default: the server's own origin only)")
     comet = CometLimits()
     parser.add_argument("--max-sessions", type=int, default=comet.max_sessions,
@@ -41,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-unacked", type=int, default=comet.max_unacked,
                         help="bytes kept for one comet client until it acknowledges them "
                              f"(default {comet.max_unacked})")
+    parser.add_argument("--chat-beat", type=float, default=10.0, metavar="SECONDS",
+                        help="seconds between the chat pages' presence beats; a page silent "
+                             "for three beats has left its room (default 10)")
     parser.add_argument("--recycle", type=int, default=1 << 20,
                         help="bytes of data after which a stream is ended and reopened "
                              "(default 1048576)")
@@ -49,11 +52,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from twisted.internet import reactor
     from twisted.internet.error import CannotListenError
+    from twisted.internet.task import LoopingCall
 
+    from comet_core.chat import ChatLimits, ChatService
     from comet_core.hub import Hub
     from comet_core.transports.auth import password_file_checker
     from comet_core.transports.http.resource import CometResource
     from comet_core.transports.tcp import listen_stomp
+    from comet_core.transports.websocket import StompWebSocketResource
 
     if not (args.docs / "docs" / "index.html").is_file():
         print(f"error: no built site in {args.docs}: run `make docs` first", file=sys.stderr)
@@ -64,14 +70,23 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: no users file at {args.users}", file=sys.stderr)
             return 2
         checker = password_file_checker(args.users)
+    if not args.chat_beat > 0:
+        print("error: --chat-beat must be a positive number of seconds", file=sys.stderr)
+        return 2
     hub = Hub()
+    # The chat at /chat/ keeps its rooms' members and history in a service on the hub.
+    chat = ChatService(hub, reactor.seconds, ChatLimits(beat=args.chat_beat))
+    LoopingCall(chat.tick).start(min(1.0, args.chat_beat), now=False)
     limits = CometLimits(max_sessions=args.max_sessions, idle_timeout=args.idle_timeout,
                          max_hold=args.max_hold, max_unacked=args.max_unacked,
                          max_upload=args.max_upload)
     comet = CometResource(hub, reactor=reactor, limits=limits, checker=checker,
                           allowed_origins=tuple(args.allow_origin), recycle=args.recycle)
     reactor.addSystemEventTrigger("before", "shutdown", comet.shutdown)
-    site = build_site(args.docs, {b"comet": comet})
+    stomp_ws = StompWebSocketResource(hub, checker=checker, reactor=reactor,
+                                      allowed_origins=tuple(args.allow_origin))
+    reactor.addSystemEventTrigger("before", "shutdown", stomp_ws.shutdown)
+    site = build_site(args.docs, {b"comet": comet, b"stomp": stomp_ws})
     site.max_body = args.max_upload
     try:
         port = reactor.listenTCP(args.port, site, interface=args.host)
@@ -83,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
     address = port.getHost()
     lines.append(f"Serving the site at http://{address.host}:{address.port}/ (Ctrl-C stops)")
     lines.append(f"Comet endpoints at http://{address.host}:{address.port}/comet/")
+    lines.append(f"STOMP over WebSocket at ws://{address.host}:{address.port}/stomp")
+    lines.append(f"Group chat at http://{address.host}:{address.port}/chat/")
     if not args.no_stomp:
         try:
             stomp = listen_stomp(reactor, hub, args.host, args.stomp_port, checker=checker)

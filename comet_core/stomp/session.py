@@ -70,7 +70,6 @@ from __future__ import annotations
 import enum
 import secrets
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -177,6 +176,10 @@ class LoginRequest:
     login: str | None
     passcode: str | None
     host: str | None
+
+
+_DEFAULT_LIMITS = SessionLimits()  # frozen: one shared by every session given none
+_NO_GATES: frozenset[Gate] = frozenset()
 
 
 class FrameRejected(StompError):
@@ -286,6 +289,17 @@ class ServerSession:
       when the connection ends, whoever ended it.
     """
 
+    # Slots, and containers made only when first needed (held input, transactions, flow
+    # waits): a broker holds thousands of idle sessions, and an instance dict and a few
+    # empty containers each would be most of an idle session's memory.
+    __slots__ = ("hub", "limits", "session_id", "server_name", "state", "version", "user",
+                 "login_request", "close_reason", "failure", "on_wakeup", "gate", "_clock",
+                 "_defer_login", "_parser", "_out", "_soft", "_hard", "_v12", "_subs",
+                 "_by_serial", "_serials", "_transactions", "_starved", "_pump_after",
+                 "_gates", "_waiting_since", "_held_frames", "_held_bytes", "_held_error",
+                 "_connect_deadline", "_client_heart_beat", "_tx_interval", "_rx_timeout",
+                 "_last_tx", "_last_rx")
+
     def __init__(self, hub: Hub, *, limits: SessionLimits | None = None,
                  clock: Callable[[], float] = time.monotonic, session_id: str | None = None,
                  server_name: str = f"comet_core/{__version__}",
@@ -293,7 +307,7 @@ class ServerSession:
         """`defer_login`: wait for the adapter's verdict on each login (the TCP adapter
         uses twisted.cred); when False every login is accepted at once."""
         self.hub = hub
-        self.limits = limits = limits or SessionLimits()
+        self.limits = limits = limits or _DEFAULT_LIMITS
         self.session_id = session_id or secrets.token_hex(8)
         self.server_name = server_name
         self.state = State.AWAITING_CONNECT
@@ -317,16 +331,15 @@ class ServerSession:
         self._subs: dict[str, Subscription] = {}
         self._by_serial: dict[str, Subscription] = {}
         self._serials = 0
-        self._transactions = Transactions(limits.max_transactions,
-                                          limits.max_transaction_bytes)
+        self._transactions: Transactions | None = None  # made at the first BEGIN
         self._starved = False  # a queue skipped us for a full buffer: pump when drained
         self._pump_after: Queue | None = None
         # Flow control: the gates this session (as a publisher) waits at.
-        self._gates: set[Gate] = set()
+        self._gates: set[Gate] | frozenset[Gate] = _NO_GATES  # a set while waiting
         self._waiting_since = 0.0
         # Input that cannot be handled yet.
-        self._held_frames: deque[Frame] = deque()
-        self._held_bytes = bytearray()
+        self._held_frames: list[Frame] | None = None
+        self._held_bytes: bytearray | None = None
         self._held_error: StompError | None = None
         # Timers, in the clock's seconds.
         now = clock()
@@ -368,15 +381,14 @@ class ServerSession:
         """Handle what was held while reading was paused, if it no longer is."""
         while not self.reading_paused and self.state is not State.CLOSED:
             if self._held_frames:
-                frames = list(self._held_frames)
-                self._held_frames.clear()
+                frames, self._held_frames = self._held_frames, None
                 self._run(frames)
             elif self._held_error is not None:
                 error, self._held_error = self._held_error, None
                 self._error(error.message, error.detail)
             elif self._held_bytes:
                 data = bytes(self._held_bytes)
-                self._held_bytes.clear()
+                self._held_bytes = None
                 self._feed(data)
             else:
                 break
@@ -501,10 +513,12 @@ class ServerSession:
             return
         if not self._gates:
             self._waiting_since = self._clock()
-        self._gates.add(gate)
+            self._gates = set()
+        self._gates.add(gate)  # type: ignore[union-attr]
 
     def gate_opened(self, gate: Gate) -> None:
-        self._gates.discard(gate)
+        if gate in self._gates:
+            self._gates.discard(gate)  # type: ignore[union-attr]
         if not self._gates and self.state is State.CONNECTED:
             self._last_rx = self._clock()
             self._wake()
@@ -513,7 +527,7 @@ class ServerSession:
         """The flow timeout passed: stop waiting, and let nobody wait at these gates again
         until they open (the hard bounds take over)."""
         gates = list(self._gates)
-        self._gates.clear()
+        self._gates = _NO_GATES
         for gate in gates:
             gate.expire()
         self._last_rx = now
@@ -530,12 +544,15 @@ class ServerSession:
     # --- input -------------------------------------------------------------------------
 
     def _hold(self, data: bytes) -> None:
-        if len(self._held_bytes) + len(data) > self.limits.max_held_bytes:
+        held = self._held_bytes
+        if held is None:
+            held = self._held_bytes = bytearray()
+        if len(held) + len(data) > self.limits.max_held_bytes:
             self._error("too much data ahead", (
                 f"More than {self.limits.max_held_bytes} bytes arrived while earlier frames "
                 "were still waiting to be handled."))
             return
-        self._held_bytes += data
+        held += data
 
     def _feed(self, data: bytes) -> None:
         try:
@@ -556,6 +573,8 @@ class ServerSession:
             if self.state is State.CLOSED:
                 return False
             if self.reading_paused:
+                if self._held_frames is None:
+                    self._held_frames = []
                 self._held_frames.extend(frames[index:])
                 return False
             self._handle(frame)
@@ -772,10 +791,10 @@ class ServerSession:
             self._maybe_open_gate()
 
     def _on_begin(self, frame: Frame) -> None:
-        self._transactions.begin(self._require(frame, "transaction"))
+        self._txs().begin(self._require(frame, "transaction"))
 
     def _on_commit(self, frame: Frame) -> None:
-        frames = self._transactions.end(self._require(frame, "transaction"), "COMMIT")
+        frames = self._txs().end(self._require(frame, "transaction"), "COMMIT")
         for held in frames:
             if held.command == "SEND":
                 self._publish(held, held.get("destination") or "")
@@ -786,10 +805,18 @@ class ServerSession:
                 return
 
     def _on_abort(self, frame: Frame) -> None:
-        self._transactions.end(self._require(frame, "transaction"), "ABORT")
+        self._txs().end(self._require(frame, "transaction"), "ABORT")
 
     def _record(self, transaction: str, frame: Frame) -> None:
-        self._transactions.record(transaction, frame)
+        self._txs().record(transaction, frame)
+
+    def _txs(self) -> Transactions:
+        txs = self._transactions
+        if txs is None:
+            limits = self.limits
+            txs = self._transactions = Transactions(limits.max_transactions,
+                                                    limits.max_transaction_bytes)
+        return txs
 
     def _on_disconnect(self, frame: Frame) -> None:
         """Nothing to do before the receipt: frames are handled in order, so all before
@@ -858,13 +885,14 @@ class ServerSession:
         for sub in subs:  # queues take back unacknowledged messages for redelivery
             if sub.target is not None:
                 self.hub.unsubscribe(sub, sub.target)
-        self._transactions.clear()  # the implicit ABORT
+        if self._transactions is not None:
+            self._transactions.clear()  # the implicit ABORT
         for gate in self._gates:
             gate.leave(self)
-        self._gates.clear()
+        self._gates = _NO_GATES
         self.gate.open()
-        self._held_frames.clear()
-        self._held_bytes.clear()
+        self._held_frames = None
+        self._held_bytes = None
         self._held_error = None
         self._wake()
 

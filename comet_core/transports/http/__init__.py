@@ -65,4 +65,16 @@ Origin not allowed, 404 unknown session (or path), 405 wrong method, 409 upload 
 is the server's own (scheme://Host) or in the allow-list (``serve --allow-origin``); an
 allowed one gets ``Access-Control-Allow-Origin`` set to it. No cookies are used or needed.
 Requests without ``Origin`` (curl, same-origin GET) are allowed.
+
+**WebSocket** (``GET /comet/ID/ws?ack=H``, upgraded; `comet_core.transports.http.ws`):
+one socket carries both streams; no subprotocol. Refusals are the HTTP errors above,
+before the upgrade. Server to client: binary messages, each one or more whole records as
+above plus ``a A\n`` (A upstream bytes applied: the answer to each upload); after a ``c``
+or ``e`` record the socket closes (1000); a lone ``\n`` every 15 s while idle. Client to
+server: text (its UTF-8 bytes) or binary messages: ``d O\n<bytes>`` (upload from offset
+O to the message's end, as ``send?offset=O``), ``a H`` (the client holds H bytes: send it
+after each message with data, at the latest every 256 KiB), ``c`` (close the session, as
+DELETE). A bad message closes the socket, the session stays: 4400 malformed or bad ack,
+4409 upload gap, 4410 session closing, 4413 upload too large, 1009 message too large.
+Raw STOMP over WebSocket is ``/stomp`` (`comet_core.transports.websocket`).
 """

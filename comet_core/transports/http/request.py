@@ -9,21 +9,53 @@ connection is closed (the rest of the body is not read).
 
 It also tells its comet waiter when the connection is lost, so the session stops using a
 dead request (cheaper than a Deferred from ``notifyFinish`` per held request).
+
+A held request is most of a held session's memory, and once it is routed most of what it
+carries is spent: its headers, query arguments, body, addresses and paths. `slim` drops
+those from a request the server holds, leaving what answering it and Twisted's connection
+bookkeeping use (the channel, the flags, the notifications); the dropped names read as
+empty, read-only class defaults, so nothing that looks at them later breaks.
 """
 
 from __future__ import annotations
 
 from io import BytesIO
+from types import MappingProxyType
 from typing import Any
 
+from twisted.web.http_headers import Headers
 from twisted.web.server import Request, Site
 
 #: The default bound of a request body (the comet upload bound, and some room).
 MAX_BODY = (1 << 20) + (64 << 10)
 
 
+class _SpentHeaders(Headers):
+    """The headers of a slimmed request: empty, and refusing any change."""
+
+    def _spent(self, *args: Any) -> None:
+        raise RuntimeError("this held comet request's headers were dropped (slim)")
+
+    setRawHeaders = addRawHeader = removeHeader = _spent  # noqa: N815 (Twisted's names)
+
+
+_SPENT_HEADERS = _SpentHeaders()
+_EMPTY: MappingProxyType[bytes, list[bytes]] = MappingProxyType({})
+#: What `slim` drops from a held request (its class defaults below stand in for them).
+_SPENT = ("requestHeaders", "responseHeaders", "args", "received_cookies", "cookies",
+          "client", "host", "_adapterCache", "prepath", "postpath", "sitepath", "path")
+
+
 class CometRequest(Request):
     """A `Request` with a bounded body; see the module docstring."""
+
+    # What a slimmed request reads instead of what it dropped.
+    requestHeaders = responseHeaders = _SPENT_HEADERS  # noqa: N815 (Twisted's names)
+    args = received_cookies = _EMPTY
+    cookies: Any = ()
+    client = host = None
+    prepath = postpath = sitepath = ()
+    path = b""
 
     #: The waiter this request carries (set by the comet resource), told of a lost connection.
     comet_waiter: Any = None
@@ -32,6 +64,24 @@ class CometRequest(Request):
     quiet = False
     _refused = False
     _body_size = 0
+
+    def slim(self) -> None:
+        """Drop what a routed request no longer needs, before it is held (see above).
+
+        A ``Connection: close`` that Twisted put in the response headers is kept: the
+        answer written later reads it.
+        """
+        if self.finished or self._disconnected:
+            return
+        state = self.__dict__
+        keep_response = self.responseHeaders.hasHeader(b"connection")
+        content = state.get("content")
+        if content is not None:
+            content.close()
+        state["content"] = None
+        # A new dict of the rest: deleting keys never shrinks a dict's table.
+        self.__dict__ = {key: value for key, value in state.items()
+                         if key not in _SPENT or (keep_response and key == "responseHeaders")}
 
     def _limit(self) -> int:
         return getattr(self.channel.site, "max_body", MAX_BODY)

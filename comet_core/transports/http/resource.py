@@ -49,6 +49,7 @@ from comet_core.transports.http.longpoll import PollWaiter
 from comet_core.transports.http.request import CometRequest
 from comet_core.transports.http.sse import SSEWaiter
 from comet_core.transports.http.streaming import StreamWaiter
+from comet_core.transports.http.ws import upgrade_session
 
 log = Logger(namespace="comet_core.http")
 
@@ -141,6 +142,10 @@ class CometResource(Resource):
             if method != b"GET":
                 return self._not_allowed(request, b"GET", cors)
             self._down(request, cors, self.store.get(session_id), action)
+        elif action == b"ws":
+            if method != b"GET":
+                return self._not_allowed(request, b"GET", cors)
+            upgrade_session(self, request, self.store.get(session_id), _number(request, b"ack"))
         else:
             wire.error(request, 404, "There is no comet endpoint at this address.", cors)
 
@@ -194,6 +199,8 @@ class CometResource(Resource):
         request.comet_waiter = waiter
         waiter.lost = partial(self._lost, session, waiter)
         session.attach(waiter, ack, now, None if hold is None else float(hold))
+        if session.waiter is waiter:  # held: drop what the request no longer needs
+            request.slim()
 
     def _lost(self, session: CometSession, waiter: Any) -> None:
         waiter.done = True

@@ -29,7 +29,9 @@ class StreamWaiter:
     __slots__ = ("stream", "recycle", "keepalive", "sent", "done", "lost")
 
     content_type = wire.RECORDS
-    first = b""
+    #: A keep-alive first: the client sees at once that bytes get through (a proxy that
+    #: buffers responses would hold it back, and the client falls back to polling).
+    first = wire.KEEPALIVE_RECORD
 
     def __init__(self, request: CometRequest, cors: bytes, recycle: int,
                  keepalive: float) -> None:
