@@ -43,6 +43,17 @@ def _connection(request: Request) -> bytes:
     return b""
 
 
+def _idle_plain_tcp(transport: Any) -> bool:
+    """Is this a plain TCP connection with nothing queued? (Twisted internals: any doubt, no.)"""
+    try:
+        return (type(transport) is tcp.Server and transport.connected
+                and not transport.disconnecting and not transport._writeDisconnected
+                and not transport._tempDataLen
+                and transport.offset == len(transport.dataBuffer))
+    except AttributeError:  # a Twisted whose transport is laid out otherwise
+        return False
+
+
 def send(transport: Any, data: bytes) -> None:
     """Write `data` to a connection, straight to its socket when nothing is queued there.
 
@@ -54,9 +65,7 @@ def send(transport: Any, data: bytes) -> None:
     queued, or is not a plain TCP one, e.g. TLS) goes through ``transport.write`` as usual,
     so the order of the bytes never changes.
     """
-    if (type(transport) is tcp.Server and transport.connected and not transport.disconnecting
-            and not transport._writeDisconnected
-            and not transport._tempDataLen and transport.offset == len(transport.dataBuffer)):
+    if _idle_plain_tcp(transport):
         try:
             sent = transport.socket.send(data)
         except (BlockingIOError, InterruptedError):
