@@ -21,6 +21,10 @@ HOME = b"/docs/index.html"
 #: The browser client (`/static/comet.js`, `/static/stomp.js`): ES modules, no build step.
 STATIC = Path(__file__).resolve().parent / "static"
 
+#: The runnable pages of the series' parts (e.g. Part 7's chat, step by step), when serve runs
+#: from a clone of the project; an installed package has no `parts/`.
+PART_PAGES = {b"part07": Path(__file__).resolve().parent.parent / "parts" / "part07"}
+
 
 class NoDirectoryListing(File):
     """Static files of the site; a folder without an index gives 404, not a listing."""
@@ -36,6 +40,9 @@ def build_root(docs_dir: Path, mounts: dict[bytes, Resource] | None = None) -> R
     root.putChild(b"static", NoDirectoryListing(str(STATIC)))
     # The group chat of Part 7 (its server side is `comet_core.chat`, started by serve).
     root.putChild(b"chat", NoDirectoryListing(str(STATIC / "chat")))
+    for name, folder in PART_PAGES.items():
+        if folder.is_dir():
+            root.putChild(name, NoDirectoryListing(str(folder)))
     for name, resource in (mounts or {}).items():
         root.putChild(name, resource)
     return root

@@ -102,3 +102,12 @@ def test_a_taken_stomp_port_warns_and_the_site_is_still_served(site):
             port = int(s.wait_for(SERVING).group(2))
             s.wait_for(re.compile(rb"warning: no STOMP broker: cannot listen"))
             assert get(port, "/docs/index.html").status == 200
+
+
+def test_the_chat_and_the_part_7_steps_are_served(site):
+    with running(["serve", "--port", "0", "--stomp-port", "0", "--docs", str(site)]) as server:
+        port = int(server.wait_for(SERVING).group(2))
+        assert b"<" in get(port, "/chat/").body
+        step = get(port, "/part07/step1/")
+        assert step.status == 200 and b"<html" in step.body.lower()
+        assert get(port, "/static/comet.js").status == 200
