@@ -2,8 +2,8 @@
 
 Each part keeps its exercise in `parts/partNN/exercise/`:
 
-- `starter.py`: the code with a clearly marked gap for the student to fill in;
-- `solution.py`: one way to fill it;
+- `starter.py` (or `starter.js`): the code with a clearly marked gap for the student to fill in;
+- `solution.py` (or `solution.js`): one way to fill it;
 - `check.py`: `check(path) -> list[str]`, the problems found in the file at `path`
   (an empty list means it passes).
 """
@@ -24,11 +24,16 @@ class Exercise:
 
     @property
     def starter(self) -> Path:
-        return self.folder / "starter.py"
+        return self._one("starter")
 
     @property
     def solution(self) -> Path:
-        return self.folder / "solution.py"
+        return self._one("solution")
+
+    def _one(self, stem: str) -> Path:
+        """`stem.py`, or the file of another language (Parts 6-7 are JavaScript)."""
+        found = sorted(self.folder.glob(f"{stem}.*"))
+        return found[0] if found else self.folder / f"{stem}.py"
 
     def check(self, path: Path) -> list[str]:
         """Run this part's check on `path`; never raises for a broken student file."""

@@ -23,7 +23,8 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 #: The runnable pages of the series' parts (e.g. Part 7's chat, step by step), when serve runs
 #: from a clone of the project; an installed package has no `parts/`.
-PART_PAGES = {b"part07": Path(__file__).resolve().parent.parent / "parts" / "part07"}
+PARTS = Path(__file__).resolve().parent.parent / "parts"
+PART_PAGES = {b"part06": PARTS / "part06", b"part07": PARTS / "part07"}
 
 
 class NoDirectoryListing(File):

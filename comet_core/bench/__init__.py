@@ -14,4 +14,5 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # bench name -> module; a later part adds e.g. "longpoll": "comet_core.bench.longpoll".
 BENCHES: dict[str, str] = {
     "stomp": "comet_core.bench.stomp",
+    "comet": "comet_core.bench.comet",
 }
