@@ -11,7 +11,10 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
 ADDRESS = re.compile(rb"(?:https?://)?(\d+\.\d+\.\d+\.\d+):(\d+)")
 
 
@@ -67,3 +70,20 @@ def running(args: list[str], cwd: Path = ROOT):
         yield process
     finally:
         process.stop()
+
+
+def missing(reason: str) -> None:
+    """Skip, or fail when the browser tests are required (COMET_REQUIRE_BROWSER=1, as in CI)."""
+    if os.environ.get("COMET_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason} (COMET_REQUIRE_BROWSER=1)")
+    pytest.skip(reason)
+
+
+def need_browser() -> None:
+    """Skip without Chromium or Python's playwright, unless the browser tests are required."""
+    if not CHROMIUM.exists():
+        missing(f"no Chromium at {CHROMIUM} (apt install chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing("Python's playwright is not installed (pip install -e '.[dev]')")

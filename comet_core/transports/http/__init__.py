@@ -29,8 +29,9 @@ plain decimal, no sign, no leading ``+``.
   ``hold`` seconds pass (default and maximum: the server's hold bound, 30 s), then
   answered with an empty body. A newer downstream request for the session ends the
   held one (empty body, or the records it carries).
-- stream: one chunked response carrying records as they come, a keep-alive record
-  (a lone ``\\n``) every 15 s while idle, ended after about ``recycle`` bytes of data
+- stream: one chunked response carrying records as they come, opening with a keep-alive
+  record (a lone ``\\n``, so a client sees at once that no proxy holds the stream back) and
+  another every 15 s while idle, ended after about ``recycle`` bytes of data
   (default and maximum: the server's bound, 1 MiB) with an ``e`` record: open the next
   stream with the new ack.
 - sse: for ``EventSource``. Each piece of data is one event, ``id:`` = the offset *after*
@@ -42,7 +43,8 @@ plain decimal, no sign, no leading ``+``.
   with ``data: REASON`` (the session is over: call ``es.close()``); ``event: end`` with
   ``data: REASON`` (this response ended because a newer request took over: do not
   reconnect). Recycling just ends the response (the browser reconnects with
-  ``Last-Event-ID``); ``retry: 1000`` is sent first; keep-alive: a ``:`` comment line.
+  ``Last-Event-ID``); ``retry: 1000`` and an empty ``event: ready`` are sent first (a
+  client sees at once that no proxy holds the stream back); keep-alive: a ``:`` comment line.
 - close: ends the session (the STOMP session gets its connection lost).
 
 **Records** (bodies of poll and stream; ASCII lines ending in LF)::
