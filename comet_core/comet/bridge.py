@@ -33,6 +33,9 @@ from collections.abc import Callable
 from comet_core.comet.sessions import CometSession, State
 from comet_core.hub import Hub
 from comet_core.stomp.session import ServerSession, SessionLimits
+from comet_core.stomp.session import State as StompState
+
+_STOMP_CLOSED = StompState.CLOSED
 
 
 class StompBridge:
@@ -75,19 +78,23 @@ class StompBridge:
             return
         self._busy = True
         try:
-            if not stomp.reading_paused:
-                stomp.resume()
+            stomp.resume()  # it does nothing while reading is paused
             # A drained STOMP buffer may refill at once (a queue that skipped us sends
             # more), hence the loop; it ends when the buffer or the session's room does.
-            while stomp.pending_output and session.writable and not stomp.closed:
-                session.write(stomp.data_to_send(), self._clock())
-            if stomp.closed:
+            if stomp.pending_output and stomp.state is not _STOMP_CLOSED and session.writable:
+                now = self._clock()
+                while True:
+                    session.write(stomp.data_to_send(), now)
+                    if not (stomp.pending_output and stomp.state is not _STOMP_CLOSED
+                            and session.writable):
+                        break
+            if stomp.state is _STOMP_CLOSED:
                 session.close(stomp.close_reason or "closed", self._clock(),
                               stomp.data_to_send())
         finally:
             self._busy = False
         if session.state is State.OPEN:
-            session.reschedule()
+            session.app_deadline(stomp.next_deadline())
 
     def shutdown(self, reason: str = "server shutting down") -> None:
         """End the STOMP session with an ERROR saying `reason`; it reaches the client

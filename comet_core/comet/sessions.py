@@ -200,7 +200,8 @@ class CometSession:
     @property
     def writable(self) -> bool:
         """May the app write now? False once ``max_unacked`` bytes wait for an ack."""
-        return self.state is State.OPEN and self._down.unacked < self.limits.max_unacked
+        down = self._down
+        return self.state is State.OPEN and down.end - down.acked < self.limits.max_unacked
 
     # --- downstream: requests that carry bytes to the client ------------------------------
 
@@ -270,18 +271,23 @@ class CometSession:
         session no longer takes writes."""
         if self.state is not State.OPEN:
             raise SessionClosed(self._closed_message())
-        if self._down.unacked >= self.limits.max_unacked:
-            raise BufferFull(f"{self._down.unacked} bytes await the client's ack; wait for "
+        down = self._down
+        if down.end - down.acked >= self.limits.max_unacked:
+            raise BufferFull(f"{down.unacked} bytes await the client's ack; wait for "
                              "resume_writing before writing more.")
         if not data:
             return
-        offset = self._down.append(data)
+        offset = down.append(data)
         waiter = self._waiter
         if waiter is not None and not waiter.send(offset, data, None) \
                 and self._waiter is waiter:
             self._waiter = None
             self._last_seen = now
-            self._reschedule()
+            # The deadline moves from the hold's end to the idle timeout: later, when
+            # the idle timeout is the longer, and the store's entry may stay (it finds
+            # the later deadline when it comes up).
+            if self.limits.idle_timeout < self.limits.max_hold:
+                self._reschedule()
 
     # --- upstream: bytes from the client ------------------------------------------------
 
@@ -399,6 +405,13 @@ class CometSession:
         """Tell the store this session's deadline may have come sooner (apps call it when
         their own `next_deadline` moved)."""
         self._reschedule()
+
+    def app_deadline(self, deadline: float | None) -> None:
+        """The app's `next_deadline` is now `deadline`: tell the store if that may be
+        sooner than the entry it has (cheaper than `reschedule` when it is not)."""
+        queued = self._queued_at
+        if queued is None or (deadline is not None and deadline < queued):
+            self._reschedule()
 
     # --- internals ----------------------------------------------------------------------
 

@@ -379,6 +379,8 @@ class ServerSession:
 
     def resume(self) -> None:
         """Handle what was held while reading was paused, if it no longer is."""
+        if not (self._held_frames or self._held_bytes or self._held_error is not None):
+            return  # nothing held (the usual case)
         while not self.reading_paused and self.state is not State.CLOSED:
             if self._held_frames:
                 frames, self._held_frames = self._held_frames, None

@@ -37,13 +37,20 @@ class PollWaiter:
         request = self.request
         request.comet_waiter = None
         self.lost = None
-        wire.respond(request, 200, body, extra=self.cors, content_type=wire.RECORDS)
+        wire.answer_records(request, body, self.cors)
 
     def send(self, offset: int, data: bytes, closed: str | None) -> bool:
-        body = wire.data_record(offset, data) if data else b""
+        # `_answer` and `wire.data_record` inline: this is the hot path of a fan-out.
+        if self.done:
+            return False
+        self.done = True
+        request = self.request
+        request.comet_waiter = None
+        self.lost = None
+        body = b"d %d %d\n%s\n" % (offset, len(data), data) if data else b""
         if closed is not None:
             body += wire.closed_record(closed)
-        self._answer(body)
+        wire.answer_records(request, body, self.cors)
         return False
 
     def idle(self, now: float) -> float | None:

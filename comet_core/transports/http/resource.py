@@ -221,16 +221,26 @@ class CometResource(Resource):
         self._arm()
 
     def _flush(self) -> None:
-        """Pump every woken bridge: each answers its held request, if it has one."""
+        """Pump every woken bridge: each answers its held request, if it has one.
+
+        Inside `wire.batch`: every answer's bytes leave first, the channels' bookkeeping
+        after them."""
         if self._flush_call is not None and self._flush_call.active():
             self._flush_call.cancel()
         self._flush_call = None
         self._depth += 1
         try:
-            while self._woken:
-                woken, self._woken = self._woken, []
-                for bridge in woken:
-                    self._service(bridge)
+            with wire.batch():
+                while self._woken:
+                    woken, self._woken = self._woken, []
+                    for bridge in woken:
+                        stomp = bridge.stomp
+                        if stomp.login_request is None:  # `_service`, inline: the usual case
+                            bridge.pump()
+                            if stomp.failure is not None:
+                                self._log_failure(stomp)
+                        else:
+                            self._service(bridge)
         finally:
             self._depth -= 1
 
@@ -240,9 +250,13 @@ class CometResource(Resource):
             self._check_login(bridge)
         bridge.pump()
         if stomp.failure is not None:
-            log.failure("STOMP session {session} over comet failed", Failure(stomp.failure),
-                        session=stomp.session_id)
-            stomp.failure = None
+            self._log_failure(stomp)
+
+    @staticmethod
+    def _log_failure(stomp: Any) -> None:
+        log.failure("STOMP session {session} over comet failed", Failure(stomp.failure),
+                    session=stomp.session_id)
+        stomp.failure = None
 
     def _check_login(self, bridge: StompBridge) -> None:
         request = bridge.stomp.login_request

@@ -71,3 +71,47 @@ def test_a_transport_laid_out_otherwise_is_not_guessed_at():
     del t._tempDataLen  # as if a later Twisted renamed its internals
     wire.send(t, b"data")
     assert t.socket.sent == [] and t.written == [b"data"]
+
+
+class FakeChannel:
+    def __init__(self):
+        self.done = []
+
+    def requestDone(self, request):  # noqa: N802 (Twisted's name)
+        self.done.append(request)
+
+
+class FakeRequest:
+    """What `wire.finish` reads of a twisted.web Request answered whole by `wire`."""
+
+    def __init__(self, channel, **unusual):
+        self.channel, self.queued, self.producer, self._disconnected = channel, 0, None, False
+        self.notifications, self.quiet, self.content, self.finished = [], True, None, 0
+        self.finish_calls = 0
+        self.__dict__.update(unusual)
+
+    def finish(self):
+        self.finish_calls += 1
+
+
+def test_inside_a_batch_the_channel_bookkeeping_waits_for_the_end():
+    channel = FakeChannel()
+    requests = [FakeRequest(channel) for _ in range(3)]
+    with wire.batch():
+        for request in requests:
+            wire.finish(request)
+            assert request.finished
+        assert channel.done == []  # every answer first...
+    assert channel.done == requests  # ...then the bookkeeping, in order
+    assert all(not hasattr(r, "channel") for r in requests)
+
+
+def test_outside_a_batch_and_for_unusual_requests_finish_is_immediate_or_twisted_s():
+    channel = FakeChannel()
+    plain = FakeRequest(channel)
+    wire.finish(plain)
+    assert channel.done == [plain]
+    watched = FakeRequest(channel, notifications=["someone waits on notifyFinish"])
+    with wire.batch():
+        wire.finish(watched)
+    assert watched.finish_calls == 1 and channel.done == [plain]  # Twisted's own finish
