@@ -52,7 +52,7 @@ docs-test: $(STAMP)
 	rm -rf _build/test-html
 	COMET_NB_EXECUTION=force $(PY) -m sphinx -E -b html $(SPHINXOPTS) . _build/test-html
 
-test: lint pytest docs-test
+test: lint pytest docs-test docs-student
 
 clean:
 	rm -rf _build
