@@ -11,7 +11,8 @@ import json
 import subprocess
 import sys
 
-from comet_core.bench.stomp import Scenario, command_line, figures, markdown, ratios
+from comet_core.bench.about import command_line
+from comet_core.bench.stomp import Scenario, figures, markdown, ratios
 from tests.helpers import ROOT
 
 
@@ -88,7 +89,7 @@ def test_ratios_compare_ours_with_each_other_broker():
 
 
 def test_the_recorded_command_has_no_machine_paths():
-    line = command_line(["--json", "/home/someone/out.json", "--brokers", "comet"])
+    line = command_line("stomp", ["--json", "/home/someone/out.json", "--brokers", "comet"])
     assert line == "python -m comet_core bench stomp --json out.json --brokers comet"
 
 

@@ -26,10 +26,7 @@ import datetime as dt
 import json
 import math
 import os
-import platform
 import queue
-import resource
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -41,6 +38,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from comet_core.bench import RESULTS
+from comet_core.bench.about import command_line, load, machine
 from comet_core.bench.comet_servers import Baseline, CometServe, Nchan, Server, Unavailable
 
 TRANSPORTS = ("longpoll", "sse", "stream")
@@ -398,30 +396,10 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "system": f"{platform.system()} {platform.release()}",
-            "open_files": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
-            "load_before": _load()}
 
 
-def _load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def command_line(argv: list[str]) -> str:
-    """The command as typed, with any path reduced to its name (no machine paths)."""
-    words = ["python", "-m", "comet_core", "bench", "comet"]
-    words += [Path(a).name if os.path.isabs(a) else a for a in argv]
-    return shlex.join(words)
 
 
 # --- the command -----------------------------------------------------------------------------
@@ -485,14 +463,15 @@ def run(args: argparse.Namespace) -> int:
     report: dict[str, Any] = {
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "machine": machine(),
-        "command": command_line(sys.argv[3:] if sys.argv[1:3] == ["bench", "comet"] else []),
+        "command": command_line(
+            "comet", sys.argv[3:] if sys.argv[1:3] == ["bench", "comet"] else []),
         "settings": {"per_process": args.per_process, "at_once": args.at_once,
                      "client_procs": "/".join(map(str, client_procs)),
                      "release_timeout": args.release_timeout},
         "results": [], "skipped": {},
     }
     print(f"Clients and servers share this machine's {os.cpu_count()} cores; load average "
-          f"now {_load()}.", flush=True)
+          f"now {load()}.", flush=True)
     for n in args.n:
         for transport in args.transports:
             for name in args.servers:
@@ -515,7 +494,7 @@ def run(args: argparse.Namespace) -> int:
                 print(one_line(row), flush=True)
                 if profile is not None and profile.exists():
                     print(profile_summary(profile), flush=True)
-    report["machine"]["load_after"] = _load()
+    report["machine"]["load_after"] = load()
     report["ratios"] = ratios(report["results"])
     report["targets"] = targets(report["results"])
     print()

@@ -21,10 +21,7 @@ import array
 import datetime as dt
 import json
 import multiprocessing as mp
-import os
-import platform
 import queue
-import shlex
 import sys
 import time
 import uuid
@@ -33,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from comet_core.bench import RESULTS
+from comet_core.bench.about import command_line, machine
 from comet_core.bench.brokers import Login, Running, Unavailable, start
 from comet_core.bench.stomp_load import Target, publish, subscribe
 
@@ -274,24 +272,8 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "system": f"{platform.system()} {platform.release()}"}
 
 
-def command_line(argv: list[str]) -> str:
-    """The command as typed, with any path reduced to its name (no machine paths)."""
-    words = ["python", "-m", "comet_core", "bench", "stomp"]
-    words += [Path(a).name if os.path.isabs(a) else a for a in argv]
-    return shlex.join(words)
 
 
 # --- the command -----------------------------------------------------------------------------
@@ -359,7 +341,7 @@ def run(args: argparse.Namespace) -> int:
     plan = scenarios(args)
     report: dict[str, Any] = {
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "machine": machine(), "command": command_line(sys.argv[3:] if _from_cli() else []),
+        "machine": machine(), "command": command_line("stomp", sys.argv[3:] if _from_cli() else []),
         "settings": asdict(settings), "results": [], "skipped": {}, "ratios": [],
     }
     for name in names:
