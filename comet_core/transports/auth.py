@@ -33,7 +33,11 @@ from twisted.cred.credentials import (
 )
 from twisted.cred.error import UnauthorizedLogin, UnhandledCredentials
 from twisted.internet import defer
+from twisted.logger import Logger
+from twisted.python.failure import Failure
 from zope.interface import implementer
+
+log = Logger()
 
 
 @implementer(ICredentialsChecker)
@@ -93,3 +97,14 @@ def check_login(checker: ICredentialsChecker, login: str | None,
 
 __all__ = ["AcceptEveryone", "UnauthorizedLogin", "check_login", "credentials_for",
            "password_checker", "password_file_checker"]
+
+
+def refusal_detail(failure: Failure) -> str:
+    """What an ERROR frame tells a client whose login `check_login` refused (a checker that
+    broke is logged here, and the client is only told to try again)."""
+    if failure.check(UnhandledCredentials):
+        return "This broker requires a login and passcode."
+    if failure.check(UnauthorizedLogin):
+        return "The login and passcode were not accepted."
+    log.failure("the login checker failed", failure)
+    return "The login could not be checked; try again later."

@@ -24,7 +24,6 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.cred.checkers import ICredentialsChecker
-from twisted.cred.error import UnauthorizedLogin, UnhandledCredentials
 from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall, IListeningPort, IPushProducer
 from twisted.internet.protocol import Factory, Protocol
@@ -34,7 +33,7 @@ from zope.interface import implementer
 
 from comet_core.hub import Hub
 from comet_core.stomp.session import ServerSession, SessionLimits, State
-from comet_core.transports.auth import AcceptEveryone, check_login
+from comet_core.transports.auth import AcceptEveryone, check_login, refusal_detail
 
 log = Logger(namespace="comet_core.stomp")
 
@@ -153,13 +152,7 @@ class StompProtocol(Protocol):
         session = self.session
         if session is None or session.state is not State.LOGGING_IN:
             return
-        if failure.check(UnhandledCredentials):
-            detail = "This broker requires a login and passcode."
-        elif failure.check(UnauthorizedLogin):
-            detail = "The login and passcode were not accepted."
-        else:
-            log.failure("the login checker failed", failure)
-            detail = "The login could not be checked; try again later."
+        detail = refusal_detail(failure)
         login = session.login_request.login if session.login_request else None
         log.info("{peer} refused login {login!r}: {detail}", peer=self.peer, login=login,
                  detail=detail)

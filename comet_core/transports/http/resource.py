@@ -24,7 +24,6 @@ from functools import partial
 from typing import Any
 
 from twisted.cred.checkers import ICredentialsChecker
-from twisted.cred.error import UnauthorizedLogin, UnhandledCredentials
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -42,7 +41,7 @@ from comet_core.comet import (
 from comet_core.hub import Hub
 from comet_core.stomp.session import SessionLimits
 from comet_core.stomp.session import State as StompState
-from comet_core.transports.auth import AcceptEveryone, check_login
+from comet_core.transports.auth import AcceptEveryone, check_login, refusal_detail
 from comet_core.transports.http import wire
 from comet_core.transports.http.cors import PREFLIGHT, OriginPolicy, OriginRefused
 from comet_core.transports.http.longpoll import PollWaiter
@@ -278,13 +277,7 @@ class CometResource(Resource):
         stomp = bridge.stomp
         if stomp.state is not StompState.LOGGING_IN:
             return
-        if failure.check(UnhandledCredentials):
-            detail = "This broker requires a login and passcode."
-        elif failure.check(UnauthorizedLogin):
-            detail = "The login and passcode were not accepted."
-        else:
-            log.failure("the login checker failed", failure)
-            detail = "The login could not be checked; try again later."
+        detail = refusal_detail(failure)
         stomp.refuse_login("login refused", detail)
         self._after_login(bridge)
 
