@@ -29,6 +29,7 @@ export const CloseCodes = Object.freeze({
   UNREACHABLE: 4002, // no transport reached the server for `giveUpAfter` milliseconds
   REFUSED: 4003, // the server refused a request (origin, limits, a bad request): its message
 });
+// (StompClient closes its socket with 4100 and up: CloseCodes in stomp.js.)
 
 const DEFAULTS = {
   transports: ["websocket", "sse", "stream", "poll"],

@@ -12,6 +12,12 @@
 // a frame may come in several messages, and one message may hold several frames.
 
 const VERSIONS = "1.0,1.1,1.2";
+
+// The codes StompClient closes its socket with (beside CometSocket's 4000-4003 in comet.js).
+export const CloseCodes = Object.freeze({
+  NO_HEARTBEAT: 4100, // nothing came from the server for twice the agreed heart-beat time
+  FRAME_TOO_LARGE: 4101, // a frame would not fit in `maxFrameBytes` (or had a bad length)
+});
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -28,15 +34,25 @@ export class StompClient {
   #counter = 0;
   #beats = []; // heart-beat timers
   #lastHeard = Date.now();
+  #tooLarge = false;
 
-  constructor(socket) {
+  // `maxFrameBytes` bounds what the parser holds of a frame still coming in (16 MiB).
+  constructor(socket, { maxFrameBytes = FrameParser.MAX_BYTES } = {}) {
     this.#socket = socket;
+    this.#parser.maxBytes = maxFrameBytes;
     // A WebSocket to /stomp sends frames that are not UTF-8 as binary messages: take those as
     // bytes (an ArrayBuffer), not as a Blob the parser would have to wait for.
     socket.binaryType = "arraybuffer";
     socket.onmessage = (event) => {
       this.#lastHeard = Date.now();
-      this.#parser.feed(event.data);
+      if (this.#tooLarge) return;
+      try {
+        this.#parser.feed(event.data);
+      } catch (error) {
+        if (!(error instanceof FrameTooLarge)) throw error;
+        this.#tooLarge = true; // read nothing more: the stream is out of step now
+        this.#socket.close(CloseCodes.FRAME_TOO_LARGE, error.message);
+      }
     };
     socket.onclose = (event) => this.#closed(event);
   }
@@ -190,7 +206,9 @@ export class StompClient {
     if (cy > 0 && sx > 0) {
       const every = Math.max(cy, sx);
       this.#beats.push(setInterval(() => {
-        if (Date.now() - this.#lastHeard > 2 * every) this.#socket.close(4100, "no heart-beat from the server");
+        if (Date.now() - this.#lastHeard > 2 * every) {
+          this.#socket.close(CloseCodes.NO_HEARTBEAT, "no heart-beat from the server");
+        }
       }, every));
     }
   }
@@ -202,63 +220,143 @@ export class StompClient {
 }
 
 // Reads frames out of a stream of strings or bytes, with content-length counted in bytes.
+//
+// A big frame may come in thousands of small messages, so the bytes are kept in one growable
+// buffer: a message is appended after what is held (the buffer doubles when full, and what
+// was read is dropped from its front only then), and each search resumes where the last one
+// stopped. So every byte is copied and scanned a bounded number of times, not once per
+// message. What it holds is bounded by `maxBytes`: past that, feed() throws FrameTooLarge
+// (StompClient then closes the socket with CloseCodes.FRAME_TOO_LARGE) rather than grow.
 export class FrameParser {
-  #buffer = new Uint8Array(0);
+  static MAX_BYTES = 16 * 1024 * 1024;
 
-  constructor(onFrame) {
+  #bytes = new Uint8Array(4096);
+  #start = 0; // the first byte not yet read into a frame
+  #end = 0; // the end of the bytes held
+  #head = null; // the parsed head of a frame whose body is still coming
+  #scanned = 0; // how far past #start a search came without finding its end
+
+  constructor(onFrame, { maxBytes = FrameParser.MAX_BYTES } = {}) {
     this.onFrame = onFrame;
+    this.maxBytes = maxBytes;
+  }
+
+  // Bytes held: the start of a frame not complete yet.
+  get held() {
+    return this.#end - this.#start;
   }
 
   feed(data) {
     const more = typeof data === "string" ? encoder.encode(data)
       : data instanceof ArrayBuffer ? new Uint8Array(data)
       : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    const buffer = new Uint8Array(this.#buffer.length + more.length);
-    buffer.set(this.#buffer);
-    buffer.set(more, this.#buffer.length);
-    let start = 0;
-    for (;;) {
-      while (buffer[start] === 10 || buffer[start] === 13) start += 1; // heart-beats
-      const end = this.#frameAt(buffer, start);
-      if (end === null) break;
-      start = end;
+    if (this.held + more.length > this.maxBytes) {
+      throw new FrameTooLarge(`a frame is larger than ${this.maxBytes} bytes`);
     }
-    this.#buffer = buffer.slice(start);
+    this.#append(more);
+    this.#parse();
   }
 
-  // Parse the frame starting at `start`; return where it ends, or null if it is incomplete.
-  #frameAt(buffer, start) {
-    const blank = indexOfBlankLine(buffer, start);
-    if (blank === null) return null;
-    const head = decoder.decode(buffer.subarray(start, blank.at)).split(/\r?\n/);
-    const command = head[0];
+  #append(more) {
+    const held = this.held;
+    const needed = held + more.length;
+    if (this.#end + more.length > this.#bytes.length) {
+      // Full: move what is held to the front, into a buffer at most half full afterwards,
+      // so the next move is at least as many appended bytes away as this one copies.
+      let size = this.#bytes.length;
+      while (size < 2 * needed) size *= 2;
+      const bytes = size === this.#bytes.length ? this.#bytes : new Uint8Array(size);
+      if (bytes === this.#bytes) bytes.copyWithin(0, this.#start, this.#end);
+      else bytes.set(this.#bytes.subarray(this.#start, this.#end));
+      this.#bytes = bytes;
+      this.#start = 0;
+      this.#end = held;
+    }
+    this.#bytes.set(more, this.#end);
+    this.#end += more.length;
+  }
+
+  #parse() {
+    const bytes = this.#bytes;
+    for (;;) {
+      if (this.#head === null) {
+        while (this.#start < this.#end && (bytes[this.#start] === 10 || bytes[this.#start] === 13)) {
+          this.#start += 1; // heart-beats between frames
+        }
+        this.#scanned = Math.max(this.#scanned - 2, 0); // a blank line is up to 3 bytes
+        const blank = indexOfBlankLine(bytes, this.#start + this.#scanned, this.#end);
+        if (blank === null) {
+          this.#scanned = this.held;
+          break;
+        }
+        this.#head = this.#readHead(bytes.subarray(this.#start, blank.at), blank.after);
+        this.#scanned = 0;
+      }
+      const { command, headers, bodyAt, length } = this.#head;
+      const bodyStart = this.#start + bodyAt;
+      let bodyEnd;
+      if (length !== null) {
+        bodyEnd = bodyStart + length;
+        if (this.#end <= bodyEnd) break;
+      } else {
+        const from = Math.max(bodyStart, this.#start + this.#scanned);
+        const nul = bytes.subarray(0, this.#end).indexOf(0, from);
+        if (nul < 0) {
+          this.#scanned = this.held;
+          break;
+        }
+        bodyEnd = nul;
+      }
+      const body = decoder.decode(bytes.subarray(bodyStart, bodyEnd));
+      this.#start = bodyEnd + 1; // past the NUL
+      this.#head = null;
+      this.#scanned = 0;
+      this.onFrame({ command, headers, body });
+    }
+    if (this.#start === this.#end) {
+      // Nothing held: start again at the front (and let go of a buffer a big frame grew).
+      this.#start = this.#end = 0;
+      if (this.#bytes.length > 65536) this.#bytes = new Uint8Array(4096);
+    }
+  }
+
+  // A frame's command and headers; where its body starts (from #start) and how long it is
+  // (null: up to the NUL).
+  #readHead(head, after) {
+    const lines = decoder.decode(head).split(/\r?\n/);
+    const command = lines[0].replace(/\r$/, "");
     const headers = {};
-    for (const line of head.slice(1)) {
-      const colon = line.indexOf(":");
-      const name = unescape(line.slice(0, colon));
-      if (!(name in headers)) headers[name] = unescape(line.slice(colon + 1)); // first wins
+    for (const line of lines.slice(1)) {
+      const text = line.replace(/\r$/, "");
+      const colon = text.indexOf(":");
+      const name = unescape(text.slice(0, colon));
+      if (!(name in headers)) headers[name] = unescape(text.slice(colon + 1)); // first wins
     }
-    const bodyStart = blank.after;
-    let bodyEnd;
+    let length = null;
     if ("content-length" in headers) {
-      bodyEnd = bodyStart + Number(headers["content-length"]);
-      if (buffer.length <= bodyEnd) return null;
-    } else {
-      bodyEnd = buffer.indexOf(0, bodyStart);
-      if (bodyEnd < 0) return null;
+      length = Number(headers["content-length"]);
+      if (!Number.isSafeInteger(length) || length < 0) {
+        throw new FrameTooLarge(`bad content-length: ${headers["content-length"]}`);
+      }
+      if (after - this.#start + length + 1 > this.maxBytes) {
+        throw new FrameTooLarge(`a frame is larger than ${this.maxBytes} bytes`);
+      }
     }
-    const body = decoder.decode(buffer.subarray(bodyStart, bodyEnd));
-    this.onFrame({ command, headers, body });
-    return bodyEnd + 1; // past the NUL
+    return { command, headers, bodyAt: after - this.#start, length };
   }
 }
 
+// What FrameParser.feed throws for a frame it will not hold.
+export class FrameTooLarge extends RangeError {
+  name = "FrameTooLarge";
+}
+
 // The end of a frame's head: a blank line ("\n\n" or "\r\n\r\n").
-function indexOfBlankLine(buffer, start) {
-  for (let i = start; i < buffer.length - 1; i += 1) {
-    if (buffer[i] !== 10) continue;
+function indexOfBlankLine(buffer, start, end) {
+  const held = buffer.subarray(0, end);
+  for (let i = held.indexOf(10, start); i >= 0 && i < end - 1; i = held.indexOf(10, i + 1)) {
     if (buffer[i + 1] === 10) return { at: i, after: i + 2 };
-    if (buffer[i + 1] === 13 && buffer[i + 2] === 10) return { at: i, after: i + 3 };
+    if (buffer[i + 1] === 13 && i + 2 < end && buffer[i + 2] === 10) return { at: i, after: i + 3 };
   }
   return null;
 }

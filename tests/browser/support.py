@@ -2,8 +2,9 @@
 
 - `Proxy`: a TCP proxy in the test process between the browser and `serve`. The test can
   make it drop every connection at once (the network, or the server, fails), refuse
-  WebSocket upgrades (a proxy that does not know them), or hold back the responses of
-  streams until they end (a proxy that buffers).
+  WebSocket upgrades (a proxy that does not know them), hold back the responses of
+  streams until they end (a proxy that buffers), or stall: keep every connection open but
+  pass nothing on, either way (a server, or a network, that hangs without closing).
 - `StompTCP`: the other side of a conversation: a plain STOMP client over TCP, as a
   backend would be, built on comet_core's own frame codec.
 """
@@ -37,6 +38,8 @@ class Proxy:
         self._lock = threading.Lock()
         self._pairs: set[tuple[socket.socket, socket.socket]] = set()
         self.dropped = 0  # connections dropped by drop_all, in all
+        self._flowing = threading.Event()  # cleared by stall(): nothing is forwarded
+        self._flowing.set()
         self._closed = False
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -50,9 +53,18 @@ class Proxy:
         self.dropped += len(pairs)
         return len(pairs)
 
+    def stall(self) -> None:
+        """Stop forwarding, both ways, on every connection (open now or later) without
+        closing any: what is sent waits in the sockets' buffers until `resume()`."""
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        self._flowing.set()
+
     def close(self) -> None:
         self._closed = True
         self._listener.close()
+        self._flowing.set()  # let the stalled connection threads see they are done
         self.drop_all()
 
     def _accept(self) -> None:
@@ -81,6 +93,10 @@ class Proxy:
         buffering = False
         try:
             while True:
+                if not self._flowing.wait(1.0):  # stalled: read nothing, forward nothing
+                    if pair not in self._pairs:
+                        return
+                    continue
                 readable, _, _ = select.select([client, server], [], [], 1.0)
                 if pair not in self._pairs:
                     return

@@ -10,6 +10,7 @@ its short beats and the Part 7 steps it serves.
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import re
 import shutil
@@ -306,3 +307,63 @@ def test_steps_3_and_4_show_who_is_here_and_notices(browser, chat_server, step):
     close(bob)
     expect(members(ann)).to_have_text(["ann"], timeout=WAIT)
     close(ann)
+
+
+def session_ids(page: Page) -> list[str]:
+    """The id of each comet session the page opens from now on (POST /comet/ answers it)."""
+    ids: list[str] = []
+    page.on("response", lambda r: ids.append(r.text()) if (
+        r.request.method == "POST" and r.url.endswith("/comet/") and r.ok) else None)
+    return ids
+
+
+@pytest.mark.parametrize("transport", ["websocket", "poll"])
+def test_a_session_ended_on_the_server_is_replaced_and_nothing_is_lost(
+        browser, chat_server, transport):
+    """The server ends ann's comet session: her page opens a new one, is back in the room,
+    and what she typed meanwhile goes out once; nothing shows twice on either page."""
+    room = fresh_room(f"ended-{transport}")
+    context = browser.new_context()
+    ann = context.new_page()
+    watch(ann)
+    ids = session_ids(ann)
+    query = urllib.parse.urlencode({"nick": "ann", "room": room, "transport": transport})
+    ann.goto(f"{chat_server.url}/chat/?{query}")
+    bob = open_chat(browser, chat_server.url, "bob", room, transport)
+    expect(members(ann)).to_have_text(["ann", "bob"], timeout=WAIT)
+    say(ann, "before")
+    expect(message(bob, "before")).to_have_count(1, timeout=WAIT)
+    expect(ann.locator("#log li.message.pending")).to_have_count(0, timeout=WAIT)
+    assert len(ids) == 1
+    # End ann's session on the server, and type on while her page finds out and starts over.
+    ann.evaluate("window.closes = []; chat.socket.addEventListener('close', "
+                 "(e) => closes.push(e.code))")
+    conn = http.client.HTTPConnection("127.0.0.1", int(chat_server.url.rsplit(":", 1)[1]),
+                                      timeout=10)
+    conn.request("DELETE", f"/comet/{ids[0]}")
+    assert conn.getresponse().status == 204
+    conn.close()
+    sent = ["before"]
+    for n in range(3):
+        sent.append(f"while reconnecting {n}")
+        say(ann, sent[-1])
+    ann.wait_for_function("closes.length > 0", timeout=WAIT)
+    assert ann.evaluate("closes")[0] in (4000, 4001)
+    expect(ann.locator("#status")).to_contain_text(f"via {transport}", timeout=WAIT)
+    assert len(ids) == 2 and ids[1] != ids[0]  # a new session
+    expect(members(ann)).to_have_text(["ann", "bob"], timeout=WAIT)
+    expect(members(bob)).to_have_text(["ann", "bob"])
+    sent.append("after, from ann")
+    say(ann, sent[-1])
+    sent.append("after, from bob")
+    say(bob, sent[-1])
+    for page in (ann, bob):
+        for text in sent:
+            expect(message(page, text)).to_have_count(1, timeout=WAIT)
+        expect(page.locator("#log li.message")).to_have_count(len(sent))
+        received = page.evaluate("chat.received")
+        assert len(received) == len(set(received)), "a message came twice"
+        assert len(received) == len(sent), "a message was lost"
+    expect(ann.locator("#log li.message.pending")).to_have_count(0, timeout=WAIT)
+    assert ann.evaluate("chat.outbox.size") == 0
+    close(ann, bob)

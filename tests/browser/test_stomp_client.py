@@ -145,3 +145,113 @@ def test_over_a_raw_websocket_a_binary_message_does_not_derail_the_parser(page, 
     page.wait_for_function("got.length === 2")
     first, second = page.evaluate("got")
     assert first.endswith(" binary") and second == "text after it"
+
+
+@pytest.mark.parametrize("transport", ["websocket", "poll"])
+def test_a_server_gone_silent_is_closed_with_4100(page, proxy, transport):
+    """The server's heart-beats stop (the proxy stalls: nothing passes, nothing closes), so
+    the client gives up on it after twice the agreed time and closes with NO_HEARTBEAT."""
+    headers = page.evaluate(CONNECT, [transport, {"heartbeat": [0, 1000]}])
+    assert headers["heart-beat"].split(",")[0] != "0"  # the server promised to beat
+    page.evaluate("""() => {
+      window.ended = null;
+      stomp.onclose = (e) => { window.ended = { code: e.code, reason: e.reason }; };
+    }""")
+    proxy.stall()
+    # Bounded: the server beats at least every second (we asked for 1000 ms), so silence
+    # is noticed within a few seconds; 15 s leaves room on a busy machine.
+    page.wait_for_function("window.ended !== null", timeout=15_000)
+    closed = page.evaluate("window.ended")
+    assert closed == {"code": 4100, "reason": "no heart-beat from the server"}
+    assert page.evaluate("import('/static/stomp.js').then((m) => m.CloseCodes.NO_HEARTBEAT)") \
+        == 4100
+
+
+def test_a_frame_larger_than_the_bound_closes_the_socket(page, python):
+    """A client told to hold at most 4 KiB of a frame closes with FRAME_TOO_LARGE when a
+    bigger one comes, instead of growing its buffer."""
+    topic = f"/topic/stomp-big-{next(_names)}"
+    run(page, """
+      window.got = [];
+      window.ended = null;
+      const socket = new CometSocket("/comet/", { transports: ["websocket"] });
+      const stomp = new StompClient(socket, { maxFrameBytes: 4096 });
+      stomp.onclose = (e) => { window.ended = { code: e.code, reason: e.reason }; };
+      window.stomp = stomp;
+      await stomp.connect();
+      await stomp.subscribe(arg, (m) => got.push(m.body), { receipt: true }).receipt;
+      """, topic)
+    python.send(topic, "small")
+    page.wait_for_function("got.length === 1")
+    python.send(topic, "x" * 10_000)
+    page.wait_for_function("window.ended !== null")
+    assert page.evaluate("window.ended") == {
+        "code": 4101, "reason": "a frame is larger than 4096 bytes"}
+    assert page.evaluate("got") == ["small"]
+
+
+# Feed FrameParser `frames` (a string) cut into `pieces` messages; count the bytes it copies
+# (every Uint8Array set/copyWithin while feeding) and return the frames it read.
+FEED = """async ([text, pieces, maxBytes]) => {
+  const { FrameParser } = await import("/static/stomp.js");
+  const frames = [];
+  const parser = new FrameParser((frame) => frames.push(frame), { maxBytes });
+  const bytes = new TextEncoder().encode(text);
+  const step = Math.ceil(bytes.length / pieces);
+  const messages = [];
+  for (let at = 0; at < bytes.length; at += step) messages.push(bytes.slice(at, at + step));
+  const { set, copyWithin } = Uint8Array.prototype;
+  let copied = 0;
+  Uint8Array.prototype.set = function (source, offset) {
+    copied += source.length;
+    return set.call(this, source, offset);
+  };
+  Uint8Array.prototype.copyWithin = function (target, start, end = this.length) {
+    copied += end - start;
+    return copyWithin.call(this, target, start, end);
+  };
+  let error = null;
+  try {
+    for (const message of messages) parser.feed(message);
+  } catch (e) {
+    error = `${e.name}: ${e.message}`;
+  } finally {
+    Object.assign(Uint8Array.prototype, { set, copyWithin });
+  }
+  return {
+    count: messages.length, copied, error, held: parser.held,
+    frames: frames.map((f) => [f.command, f.headers, f.body.length, f.body.slice(0, 8)]),
+    bodies: frames.map((f) => f.body === text.slice(text.indexOf("\\n\\n") + 2, -1)),
+  };
+}"""
+
+
+@pytest.mark.parametrize("length_header", [True, False])
+def test_a_1mb_frame_in_1000_messages_parses_without_copying_it_each_time(page, length_header):
+    body = ("é" + "x" * 998 + "€") * 1000  # 1 MB, multi-byte characters split by the cuts
+    size = len(body.encode())
+    head = f"MESSAGE\ndestination:/topic/big\ncontent-length:{size}\n" if length_header \
+        else "MESSAGE\r\ndestination:/topic/big\r\n"
+    text = f"{head}\n{body}\0"
+    result = page.evaluate(FEED, [text, 1000, 16 * 1024 * 1024])
+    assert result["error"] is None
+    assert result["count"] == 1000
+    headers = {"destination": "/topic/big"} | (
+        {"content-length": str(size)} if length_header else {})
+    assert result["frames"] == [["MESSAGE", headers, len(body), body[:8]]]
+    assert result["bodies"] == [True]
+    # Appending each message after the others, not re-copying all held so far: a few times
+    # the frame's size in all (re-copying would be ~500 times).
+    assert result["copied"] < 4 * len(text.encode())
+    assert result["held"] == 0
+
+
+def test_the_parser_refuses_to_hold_more_than_its_bound(page):
+    # No content-length: only the bound stops it; with one, the head alone says too much.
+    endless = "MESSAGE\ndestination:/q\n\n" + "y" * 5000
+    result = page.evaluate(FEED, [endless, 50, 4096])
+    assert result["error"] == "FrameTooLarge: a frame is larger than 4096 bytes"
+    assert result["held"] <= 4096
+    announced = "MESSAGE\ndestination:/q\ncontent-length:100000\n\n" + "z" * 100
+    result = page.evaluate(FEED, [announced, 2, 4096])
+    assert result["error"] == "FrameTooLarge: a frame is larger than 4096 bytes"
