@@ -87,3 +87,19 @@ def need_browser() -> None:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         missing("Python's playwright is not installed (pip install -e '.[dev]')")
+
+
+def check_cli(part: int, path: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """`python -m comet_core check PART --file PATH`, as a student runs it."""
+    return subprocess.run([sys.executable, "-m", "comet_core", "check", str(part), "--file",
+                           str(path)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def code_of(path: Path) -> str:
+    """A Python file's code without its module docstring, to compare two files' code."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    del tree.body[0]
+    return ast.dump(tree)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import ast
 import importlib.util
 import re
-import subprocess
-import sys
+from functools import partial
 from pathlib import Path
 
 import psutil
 import pytest
 
+import tests.helpers as helpers
 from comet_core.exercises import exercise
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,9 +24,8 @@ RELEASE = """        released, self.waiting = self.waiting, set()
 """
 
 
-def check_cli(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "comet_core", "check", "1", "--file", str(path)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+code_of = helpers.code_of
+check_cli = partial(helpers.check_cli, 1)
 
 
 def variant(tmp_path: Path, release: str) -> Path:
@@ -37,12 +35,6 @@ def variant(tmp_path: Path, release: str) -> Path:
     path = tmp_path / "attempt.py"
     path.write_text(source.replace(RELEASE, release))
     return path
-
-
-def code_of(path: Path) -> str:
-    tree = ast.parse(path.read_text())
-    del tree.body[0]  # the module docstring
-    return ast.dump(tree)
 
 
 def test_the_solution_passes_through_the_command_line() -> None:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import ast
 import importlib.util
 import re
-import subprocess
-import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+import tests.helpers as helpers
 from comet_core.exercises import exercise
-from tests.part02.support import PARTS, ROOT
+from tests.part02.support import PARTS
 
 FOLDER = PARTS / "part02" / "exercise"
 SOLUTION = FOLDER / "solution.py"
@@ -22,9 +21,8 @@ SOURCE = SOLUTION.read_text()
 BODY = SOURCE[SOURCE.index("    escapes = "):SOURCE.index("# end-frame-bytes")]
 
 
-def check_cli(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "comet_core", "check", "2", "--file", str(path)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+code_of = helpers.code_of
+check_cli = partial(helpers.check_cli, 2)
 
 
 def variant(tmp_path: Path, old: str, new: str) -> Path:
@@ -32,12 +30,6 @@ def variant(tmp_path: Path, old: str, new: str) -> Path:
     path = tmp_path / "attempt.py"
     path.write_text(SOURCE.replace(old, new))
     return path
-
-
-def code_of(path: Path) -> str:
-    tree = ast.parse(path.read_text())
-    del tree.body[0]  # the module docstring
-    return ast.dump(tree)
 
 
 def test_the_solution_passes_through_the_command_line() -> None:

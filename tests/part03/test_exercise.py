@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import ast
 import importlib.util
 import re
-import subprocess
-import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+import tests.helpers as helpers
 from comet_core.exercises import exercise
-from tests.part02.support import PARTS, ROOT
+from tests.part02.support import PARTS
 
 FOLDER = PARTS / "part03" / "exercise"
 SOLUTION = FOLDER / "solution.py"
@@ -33,9 +32,8 @@ BODY = """        while self.waiting:
 """
 
 
-def check_cli(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "comet_core", "check", "3", "--file", str(path)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+code_of = helpers.code_of
+check_cli = partial(helpers.check_cli, 3)
 
 
 def with_dispatch(tmp_path: Path, body: str) -> Path:
@@ -44,12 +42,6 @@ def with_dispatch(tmp_path: Path, body: str) -> Path:
     path = tmp_path / "attempt.py"
     path.write_text(source.replace(BODY, body))
     return path
-
-
-def code_of(path: Path) -> str:
-    tree = ast.parse(path.read_text())
-    del tree.body[0]  # the module docstring
-    return ast.dump(tree)
 
 
 def test_the_solution_passes_through_the_command_line() -> None:

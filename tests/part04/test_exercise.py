@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+import tests.helpers as helpers
 from comet_core.exercises import exercise
-from tests.part02.support import PARTS, ROOT
+from tests.part02.support import PARTS
 
 FOLDER = PARTS / "part04" / "exercise"
 SOLUTION = FOLDER / "solution.py"
@@ -26,9 +26,7 @@ GAP = """        # YOUR CODE HERE: drop the bytes held already, keep the rest, r
 """
 
 
-def check_cli(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "comet_core", "check", "4", "--file", str(path)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+check_cli = partial(helpers.check_cli, 4)
 
 
 def with_accept(tmp_path: Path, body: str) -> Path:

@@ -4,16 +4,16 @@ starter and near misses fail."""
 from __future__ import annotations
 
 import inspect
-import subprocess
-import sys
 import textwrap
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+import tests.helpers as helpers
 from comet_core.exercises import exercise
 from comet_core.transports.http import wire
-from tests.part02.support import PARTS, ROOT
+from tests.part02.support import PARTS
 
 FOLDER = PARTS / "part05" / "exercise"
 SOLUTION = FOLDER / "solution.py"
@@ -30,9 +30,7 @@ BODY = '''    head = b"id: %d\\n" % (offset + len(data))
 '''
 
 
-def check_cli(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "comet_core", "check", "5", "--file", str(path)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+check_cli = partial(helpers.check_cli, 5)
 
 
 def with_body(tmp_path: Path, body: str) -> Path:

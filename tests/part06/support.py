@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.helpers import ROOT, need_browser  # noqa: F401 (re-exported)
-
-
-def check_cli(part: int, path: Path) -> subprocess.CompletedProcess[str]:
-    """`python -m comet_core check PART --file PATH`, as a student runs it."""
-    return subprocess.run([sys.executable, "-m", "comet_core", "check", str(part), "--file",
-                           str(path)], cwd=ROOT, capture_output=True, text=True, timeout=180)
+from tests.helpers import check_cli, need_browser  # noqa: F401 (re-exported)
 
 
 def check_problems(part: int, path: Path) -> list[str]:
