@@ -33,7 +33,7 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.cred.checkers import ICredentialsChecker
-from twisted.internet.interfaces import IDelayedCall, IPushProducer
+from twisted.internet.interfaces import IPushProducer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web._websocket_impl import (  # the wire protocol twisted.web.websocket uses
@@ -53,10 +53,11 @@ from zope.interface import implementer
 
 from comet_core.hub import Hub
 from comet_core.stomp.frames import encode_frame
-from comet_core.stomp.session import ServerSession, SessionLimits
+from comet_core.stomp.session import SessionLimits
+from comet_core.transports.carrier import SessionCarrier
 from comet_core.transports.http import wire
 from comet_core.transports.http.cors import OriginPolicy, OriginRefused
-from comet_core.transports.tcp import StompFactory, StompProtocol
+from comet_core.transports.tcp import StompFactory
 
 log = Logger(namespace="comet_core.websocket")
 
@@ -192,29 +193,18 @@ def close_code(reason: str | None) -> int:
 
 
 @implementer(IPushProducer)
-class StompWebSocket:
-    """One STOMP session over one WebSocket (a `WebSocketProtocol`).
+class StompWebSocket(SessionCarrier):
+    """One STOMP session over one WebSocket (a `WebSocketProtocol`); the carrier's work is
+    shared with TCP (`SessionCarrier`), only sending and closing are the WebSocket's."""
 
-    It plays a `StompProtocol`'s part towards the `StompFactory` (``queued``,
-    ``service``, ``session``, ``transport``), so the factory batches and shuts it down
-    with the same code as a TCP connection.
-    """
+    kind = "STOMP WebSocket"
 
     def __init__(self, factory: StompFactory, peer: str, subprotocol: str | None) -> None:
-        self.factory = factory
+        super().__init__(factory)
         self.peer = peer
         self.subprotocol = subprotocol
-        self.session: ServerSession | None = None
         self.ws: BoundedWire | None = None
         self.transport: Any = None  # the TCP transport under the WebSocket
-        self.queued = False
-        self._timer: IDelayedCall | None = None
-        self._abort: IDelayedCall | None = None
-        self._write_paused = False
-        self._read_paused = False
-        self._checking = False
-        self._servicing = False
-        self._closing = False
 
     # --- WebSocketProtocol ----------------------------------------------------------------
 
@@ -224,25 +214,17 @@ class StompWebSocket:
         self.transport = transport.transport
 
     def negotiationFinished(self) -> None:  # noqa: N802
-        factory = self.factory
-        session = self.session = ServerSession(factory.hub, limits=factory.limits,
-                                               clock=factory.reactor.seconds,
-                                               defer_login=True)
-        session.on_wakeup = self._wake
-        if hasattr(self.transport, "setTcpKeepAlive"):
-            self.transport.setTcpKeepAlive(True)
-        self.transport.registerProducer(self, True)
-        factory.connections.add(self)  # type: ignore[arg-type]
+        session = self.start_session()
         log.info("STOMP WebSocket from {peer} ({subprotocol}, session {session})",
                  peer=self.peer, subprotocol=self.subprotocol or "no subprotocol",
                  session=session.session_id)
         self.service()
 
     def textMessageReceived(self, message: str) -> None:  # noqa: N802
-        self._received(message.encode("utf-8"))
+        self.received(message.encode("utf-8"))
 
     def bytesMessageReceived(self, data: bytes | bytearray) -> None:  # noqa: N802
-        self._received(bytes(data))
+        self.received(bytes(data))
 
     def pongReceived(self, payload: bytes) -> None:  # noqa: N802
         pass
@@ -258,87 +240,13 @@ class StompWebSocket:
                              detail.encode(), session.version)
         out = session.data_to_send() + error
         session.connection_lost("ERROR message too large")
-        log.info("closing STOMP WebSocket {peer}: message too large", peer=self.peer)
         self._send(out)
-        self._close(TOO_BIG, "message too large")
+        self._close("message too large", TOO_BIG)
 
     def connectionLost(self, reason: Failure) -> None:  # noqa: N802
-        for call in (self._timer, self._abort):
-            if call is not None and call.active():
-                call.cancel()
-        self._timer = self._abort = None
-        self.factory.connections.discard(self)  # type: ignore[arg-type]
-        session, self.session = self.session, None
-        if session is None:
-            return
-        if not session.closed:
-            session.connection_lost(f"connection lost: {reason.getErrorMessage()}")
-            log.info("STOMP WebSocket {peer} lost: {reason}", peer=self.peer,
-                     reason=reason.getErrorMessage())
-        else:
-            session.connection_lost()
-        self.factory.flush()
+        self.lost(reason)
 
-    # --- the session's side: as StompProtocol -----------------------------------------
-
-    def _received(self, data: bytes) -> None:
-        session = self.session
-        if session is None or self._closing:
-            return
-        factory = self.factory
-        factory.depth += 1
-        try:
-            session.receive_data(data)
-        finally:
-            factory.depth -= 1
-        self.service()
-        factory.flush()
-
-    def _wake(self) -> None:
-        self.factory.wake(self)  # type: ignore[arg-type]
-
-    def service(self) -> None:
-        """Do what the session asks: check a login, send, close, pause, set the timer."""
-        session = self.session
-        if session is None or self._servicing or self._closing:
-            return
-        self._servicing = True
-        try:
-            self._service(session)
-        finally:
-            self._servicing = False
-
-    def _service(self, session: ServerSession) -> None:
-        if session.login_request is not None and not self._checking:
-            self._checking = True
-            StompProtocol._check_login(self, session)  # type: ignore[arg-type]
-        if not session.reading_paused:
-            session.resume()
-        if not self._write_paused or session.closed:
-            self._send(session.data_to_send())
-        if session.failure is not None:
-            log.failure("STOMP session {session} of {peer} failed",
-                        Failure(session.failure), session=session.session_id, peer=self.peer)
-            session.failure = None
-        if session.closed:
-            reason = session.close_reason
-            log.info("closing STOMP WebSocket {peer}: {reason}", peer=self.peer, reason=reason)
-            self._close(close_code(reason), reason or "")
-            return
-        paused = session.reading_paused
-        if paused != self._read_paused:
-            self._read_paused = paused
-            if paused:
-                self.transport.pauseProducing()
-            else:
-                self.transport.resumeProducing()
-        StompProtocol._schedule(self, session)  # type: ignore[arg-type]
-
-    # The login and timer handling is StompProtocol's own, on this object's attributes.
-    _login_accepted = StompProtocol._login_accepted
-    _login_refused = StompProtocol._login_refused
-    _after_callback = StompProtocol._after_callback
-    _on_timer = StompProtocol._on_timer
+    # --- the carrier's two hooks ----------------------------------------------------------
 
     def _send(self, data: bytes) -> None:
         ws = self.ws
@@ -351,31 +259,9 @@ class StompWebSocket:
         else:
             ws.sendTextMessage(text)
 
-    def _close(self, code: int, reason: str) -> None:
-        if self._closing:
-            return
-        self._closing = True
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
-        self._timer = None
+    def _shut(self, reason: str | None, code: int | None) -> None:
         if self.ws is not None:
-            self.ws.close(code, reason)
-        # A peer that never reads would keep the connection open forever: cut it.
-        self._abort = self.factory.reactor.callLater(self.factory.close_timeout,
-                                                     self.transport.abortConnection)
-
-    # --- IPushProducer: the transport's write buffer ---------------------------------------
-
-    def pauseProducing(self) -> None:  # noqa: N802
-        self._write_paused = True
-
-    def resumeProducing(self) -> None:  # noqa: N802
-        self._write_paused = False
-        self.service()
-        self.factory.flush()
-
-    def stopProducing(self) -> None:  # noqa: N802
-        self._write_paused = True
+            self.ws.close(close_code(reason) if code is None else code, reason or "")
 
 
 class StompWebSocketResource(Resource):
