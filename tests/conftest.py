@@ -24,3 +24,19 @@ def browser():
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def hub():
+    """A fresh broker hub: the destinations the sans-IO session tests publish to."""
+    from comet_core.hub import Hub
+
+    return Hub()
+
+
+@pytest.fixture
+def clock():
+    """A clock the test moves by hand (heart-beats, timeouts, expiry)."""
+    from tests.stomp.session_support import Clock
+
+    return Clock()

@@ -17,16 +17,6 @@ from tests.stomp.session_support import Clock, connected
 
 
 @pytest.fixture
-def hub() -> Hub:
-    return Hub()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
 def loop() -> Loop:
     return Loop()
 

@@ -9,16 +9,6 @@ from comet_core.stomp.session import SessionLimits
 from tests.stomp.session_support import Clock, connected
 
 
-@pytest.fixture
-def hub() -> Hub:
-    return Hub()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
 def fill(hub: Hub, clock: Clock, destination: str, bodies: list[bytes]) -> None:
     sender = connected(hub, clock)
     for body in bodies:

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
-
 from comet_core.hub import Hub, HubLimits
 from comet_core.stomp.session import SessionLimits
-from tests.stomp.session_support import Client, Clock, connected
+from tests.stomp.session_support import Client, connected
 
 SMALL = SessionLimits(outbound_soft=1000, outbound_hard=5000, flow_timeout=1.0)
 BODY = b"x" * 400
 
 
-@pytest.fixture
-def hub() -> Hub:
-    return Hub()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 def test_a_publisher_waits_while_a_topic_subscriber_catches_up(hub, clock):

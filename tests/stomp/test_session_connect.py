@@ -4,19 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from comet_core.hub import Hub
 from comet_core.stomp.session import TRANSITIONS, SessionLimits, State
-from tests.stomp.session_support import Client, Clock, connected
-
-
-@pytest.fixture
-def hub() -> Hub:
-    return Hub()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
+from tests.stomp.session_support import Client, connected
 
 
 @pytest.mark.parametrize(("offered", "agreed"), [

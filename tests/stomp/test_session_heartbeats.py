@@ -14,16 +14,6 @@ from comet_core.stomp.session import SessionLimits
 from tests.stomp.session_support import Client, Clock
 
 
-@pytest.fixture
-def hub() -> Hub:
-    return Hub()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
 def test_the_negotiation_rules():
     assert negotiate_version(None) == "1.0"
     assert negotiate_version(" 1.1 , 1.0") == "1.1"

@@ -5,17 +5,7 @@ from __future__ import annotations
 import pytest
 
 from comet_core.hub import Hub, HubLimits
-from tests.stomp.session_support import Clock, connected
-
-
-@pytest.fixture
-def hub() -> Hub:
-    return Hub()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
+from tests.stomp.session_support import connected
 
 
 def test_a_topic_message_reaches_every_subscriber_with_the_headers_stomp_wants(hub, clock):

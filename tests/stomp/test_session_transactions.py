@@ -7,17 +7,7 @@ import pytest
 
 from comet_core.hub import Hub, HubLimits
 from comet_core.stomp.session import SessionLimits
-from tests.stomp.session_support import Clock, connected
-
-
-@pytest.fixture
-def hub() -> Hub:
-    return Hub()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
+from tests.stomp.session_support import connected
 
 
 def test_sends_in_a_transaction_arrive_at_commit_in_order(hub, clock):
