@@ -151,14 +151,18 @@ class SequenceDiagram(SphinxDirective):
         except DiagramError as exc:
             raise self.error(f"sequence-diagram: {exc}") from None
         caption = self.options.get("caption", "")
-        svg = render(participants, steps, caption)
-        figure = nodes.container(classes=["sequence-diagram"])
-        figure += nodes.raw("", svg, format="html")
-        if caption:
-            para = nodes.paragraph()
-            para += nodes.emphasis(text=caption)
-            figure += para
-        return [figure]
+        return [figure(render(participants, steps, caption), caption)]
+
+
+def figure(svg: str, caption: str) -> nodes.container:
+    """An inline SVG diagram with its caption, as both diagram directives place them."""
+    box = nodes.container(classes=["sequence-diagram"])
+    box += nodes.raw("", svg, format="html")
+    if caption:
+        para = nodes.paragraph()
+        para += nodes.emphasis(text=caption)
+        box += para
+    return box
 
 
 def setup(app):

@@ -22,6 +22,7 @@ from xml.sax.saxutils import escape
 
 from docutils import nodes
 from docutils.parsers.rst import directives
+from sequence_diagram import figure
 from sphinx.util.docutils import SphinxDirective
 
 STEP = 210
@@ -128,13 +129,7 @@ class StateDiagram(SphinxDirective):
         except (ImportError, AttributeError) as exc:
             raise self.error(f"state-diagram: cannot load {self.arguments[0]}: {exc}") from None
         caption = self.options.get("caption", "")
-        figure = nodes.container(classes=["sequence-diagram"])
-        figure += nodes.raw("", render(table, caption), format="html")
-        if caption:
-            para = nodes.paragraph()
-            para += nodes.emphasis(text=caption)
-            figure += para
-        return [figure]
+        return [figure(render(table, caption), caption)]
 
 
 def setup(app):
