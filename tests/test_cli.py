@@ -31,3 +31,13 @@ def test_check_of_an_unknown_part_says_which_parts_have_exercises(capsys):
 def test_check_of_a_missing_file_is_a_clear_error(capsys, tmp_path):
     assert main(["check", "1", "--file", str(tmp_path / "nope.py")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_a_missing_users_file_is_a_clear_error_for_broker_and_serve(capsys, tmp_path):
+    missing = str(tmp_path / "users.txt")
+    assert main(["broker", "--port", "0", "--users", missing]) == 2
+    assert f"no users file at {missing}" in capsys.readouterr().err
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "index.html").write_text("home")
+    assert main(["serve", "--port", "0", "--docs", str(tmp_path), "--users", missing]) == 2
+    assert f"no users file at {missing}" in capsys.readouterr().err

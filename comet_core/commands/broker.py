@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     from comet_core.hub import Hub
     from comet_core.stomp.session import SessionLimits
-    from comet_core.transports.auth import password_file_checker
+    from comet_core.transports.auth import users_checker
     from comet_core.transports.tcp import listen_stomp
 
     try:
@@ -50,12 +50,11 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: --heart-beat {args.heart_beat}: {exc}", file=sys.stderr)
         return 2
-    checker = None
-    if args.users is not None:
-        if not args.users.is_file():
-            print(f"error: no users file at {args.users}", file=sys.stderr)
-            return 2
-        checker = password_file_checker(args.users)
+    try:
+        checker = users_checker(args.users)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
     hub = Hub()
     try:

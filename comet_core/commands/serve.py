@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
 
     from comet_core.chat import ChatLimits, ChatService
     from comet_core.hub import Hub
-    from comet_core.transports.auth import password_file_checker
+    from comet_core.transports.auth import users_checker
     from comet_core.transports.http.resource import CometResource
     from comet_core.transports.tcp import listen_stomp
     from comet_core.transports.websocket import StompWebSocketResource
@@ -64,12 +64,11 @@ def run(args: argparse.Namespace) -> int:
     if not (args.docs / "docs" / "index.html").is_file():
         print(f"error: no built site in {args.docs}: run `make docs` first", file=sys.stderr)
         return 2
-    checker = None
-    if args.users is not None:
-        if not args.users.is_file():
-            print(f"error: no users file at {args.users}", file=sys.stderr)
-            return 2
-        checker = password_file_checker(args.users)
+    try:
+        checker = users_checker(args.users)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if not args.chat_beat > 0:
         print("error: --chat-beat must be a positive number of seconds", file=sys.stderr)
         return 2

@@ -65,6 +65,18 @@ def password_file_checker(path: str | Path) -> ICredentialsChecker:
     return FilePasswordDB(str(path), cache=True)
 
 
+def users_checker(path: Path | None) -> ICredentialsChecker | None:
+    """The checker of a `--users FILE` option: None (anybody may connect) without one.
+
+    Raises ValueError, with a message for the command line, when the file is missing.
+    """
+    if path is None:
+        return None
+    if not Path(path).is_file():
+        raise ValueError(f"no users file at {path}")
+    return password_file_checker(path)
+
+
 def credentials_for(login: str | None, passcode: str | None) -> ICredentials:
     """The twisted.cred credentials a CONNECT's ``login``/``passcode`` headers stand for."""
     if login is None:
