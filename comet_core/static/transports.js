@@ -18,19 +18,40 @@
 
 import { RecordReader } from "./records.js";
 
-// Long-polling: one request at a time, each answered when data comes (or after a while
-// with nothing). The most robust transport: every proxy passes ordinary responses.
-export class PollTransport {
-  name = "poll";
-
+// What every transport shares: telling the socket, once, that bytes get through, and
+// telling it when the transport stopped working (after stopping it for good).
+class Transport {
   constructor(host) {
     this.host = host;
-    this.abort = new AbortController();
     this.verified = false;
   }
 
+  markAlive() {
+    if (!this.verified) {
+      this.verified = true;
+      this.host.alive(this);
+    }
+  }
+
+  fail(why) {
+    if (this.stopped) return;
+    this.stop();
+    this.host.lost(this, why);
+  }
+}
+
+// Long-polling: one request at a time, each answered when data comes (or after a while
+// with nothing). The most robust transport: every proxy passes ordinary responses.
+export class PollTransport extends Transport {
+  name = "poll";
+
+  constructor(host) {
+    super(host);
+    this.abort = new AbortController();
+  }
+
   start() {
-    this.#loop().catch((error) => this.#fail({ error }));
+    this.#loop().catch((error) => this.fail({ error }));
   }
 
   stop() {
@@ -42,8 +63,8 @@ export class PollTransport {
     while (!this.stopped) {
       const body = await fetchBytes(this.host.url("poll", { ack: this.host.held }), this.abort);
       if (this.stopped) return;
-      if (body.status !== 200) return this.#fail(body);
-      this.#alive();
+      if (body.status !== 200) return this.fail(body);
+      this.markAlive();
       let over = false;
       new RecordReader({
         data: (offset, bytes) => this.host.deliver(offset, bytes),
@@ -52,33 +73,21 @@ export class PollTransport {
       if (over) return;
     }
   }
-
-  #alive() {
-    if (!this.verified) {
-      this.verified = true;
-      this.host.alive(this);
-    }
-  }
-
-  #fail(why) {
-    if (!this.stopped) this.host.lost(this, why);
-  }
 }
 
 // XHR streaming, done with fetch(): one long response whose body grows a record at a time.
 // The server starts it with a keep-alive (a lone newline), so a page can tell within a
 // moment whether bytes get through, or a proxy on the way holds them back.
-export class StreamTransport {
+export class StreamTransport extends Transport {
   name = "stream";
 
   constructor(host) {
-    this.host = host;
+    super(host);
     this.abort = new AbortController();
-    this.verified = false;
   }
 
   start() {
-    this.#loop().catch((error) => this.#fail({ error }));
+    this.#loop().catch((error) => this.fail({ error }));
   }
 
   stop() {
@@ -93,7 +102,7 @@ export class StreamTransport {
       const url = this.host.url("stream", { ack: this.host.held });
       const response = await fetch(url, { cache: "no-store", signal: this.abort.signal });
       if (this.stopped) return;
-      if (response.status !== 200) return this.#fail(await refusal(response));
+      if (response.status !== 200) return this.fail(await refusal(response));
       let ended = false;
       let over = false;
       const reader = new RecordReader({
@@ -106,24 +115,13 @@ export class StreamTransport {
         const { value, done } = await body.read();
         if (this.stopped) return;
         if (done) break;
-        this.#alive();
+        this.markAlive();
         reader.feed(value);
         if (over) return;
       }
       // A body that stops without saying why was cut by the network.
-      if (!ended) return this.#fail({ error: new Error("the stream was cut") });
+      if (!ended) return this.fail({ error: new Error("the stream was cut") });
     }
-  }
-
-  #alive() {
-    if (!this.verified) {
-      this.verified = true;
-      this.host.alive(this);
-    }
-  }
-
-  #fail(why) {
-    if (!this.stopped) this.host.lost(this, why);
   }
 }
 
@@ -131,12 +129,11 @@ export class StreamTransport {
 // after its data, so `lastEventId` always equals H. Text arrives as text; bytes that are
 // not UTF-8 arrive base64-encoded in events of type "b". The server opens the stream with
 // a "ready" event, our sign that events get through.
-export class SSETransport {
+export class SSETransport extends Transport {
   name = "sse";
 
   constructor(host) {
-    this.host = host;
-    this.verified = false;
+    super(host);
     this.encoder = new TextEncoder();
   }
 
@@ -144,36 +141,23 @@ export class SSETransport {
     const source = new EventSource(this.host.url("sse", { ack: this.host.held }));
     this.source = source;
     const receive = (bytes, event) => {
-      this.#alive();
+      this.markAlive();
       this.host.deliver(Number(event.lastEventId) - bytes.length, bytes);
     };
-    source.addEventListener("ready", () => this.#alive());
+    source.addEventListener("ready", () => this.markAlive());
     source.addEventListener("message", (e) => receive(this.encoder.encode(e.data), e));
     source.addEventListener("b", (e) => receive(fromBase64(e.data), e));
     source.addEventListener("close", (e) => { this.stop(); this.host.over(e.data); });
     // "end": a newer request took the session over. EventSource would reconnect by itself
     // and take it back; an error (a cut, or the server recycling the response) likewise.
     // We close it either way and let the socket decide what to open next.
-    source.addEventListener("end", () => this.#fail({ error: new Error("replaced") }));
-    source.addEventListener("error", () => this.#fail({ error: new Error("the event stream failed") }));
+    source.addEventListener("end", () => this.fail({ error: new Error("replaced") }));
+    source.addEventListener("error", () => this.fail({ error: new Error("the event stream failed") }));
   }
 
   stop() {
     this.stopped = true;
     this.source?.close();
-  }
-
-  #alive() {
-    if (!this.verified) {
-      this.verified = true;
-      this.host.alive(this);
-    }
-  }
-
-  #fail(why) {
-    if (this.stopped) return;
-    this.stop();
-    this.host.lost(this, why);
   }
 }
 
@@ -181,13 +165,12 @@ export class SSETransport {
 // "WebSocket" paragraph of the protocol reference). Data comes as the same records as a
 // stream, and uploads go out as `d O\n<bytes>` messages, answered by `a A` records; the
 // page says how much it holds with `a H` messages.
-export class WebSocketTransport {
+export class WebSocketTransport extends Transport {
   name = "websocket";
   carriesUploads = true; // the socket sends upstream bytes through upload(), not HTTP
 
   constructor(host) {
-    this.host = host;
-    this.verified = false;
+    super(host);
     this.open = false;
     this.ackTimer = null;
   }
@@ -205,7 +188,7 @@ export class WebSocketTransport {
     });
     ws.onopen = () => {
       this.open = true;
-      this.#alive();
+      this.markAlive();
     };
     ws.onmessage = (event) => {
       if (this.stopped) return;
@@ -214,11 +197,11 @@ export class WebSocketTransport {
       try {
         reader.feed(bytes);
       } catch (error) {
-        this.#fail({ error });
+        this.fail({ error });
       }
     };
     ws.onclose = (event) => {
-      if (!over) this.#fail({ error: new Error(`websocket closed: ${event.code} ${event.reason}`) });
+      if (!over) this.fail({ error: new Error(`websocket closed: ${event.code} ${event.reason}`) });
     };
   }
 
@@ -245,19 +228,6 @@ export class WebSocketTransport {
       this.ackTimer = null;
       if (this.open) this.ws.send(`a ${this.host.held}`);
     }, 0);
-  }
-
-  #alive() {
-    if (!this.verified) {
-      this.verified = true;
-      this.host.alive(this);
-    }
-  }
-
-  #fail(why) {
-    if (this.stopped) return;
-    this.stop();
-    this.host.lost(this, why);
   }
 }
 
