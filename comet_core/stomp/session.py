@@ -231,6 +231,11 @@ class Subscription:
                 f"more than the bound of {session._hard}.")
             return False
         unacked = self.unacked
+        if unacked is None and not pending and session.carry is not None \
+                and session.carry(self.prefix + message.encoded(session.version)):
+            if session._tx_interval:
+                session._last_tx = session._clock()
+            return False
         out += self.prefix
         if unacked is not None:
             if len(unacked) >= session.limits.max_unacked:
@@ -293,7 +298,8 @@ class ServerSession:
     # waits): a broker holds thousands of idle sessions, and an instance dict and a few
     # empty containers each would be most of an idle session's memory.
     __slots__ = ("hub", "limits", "session_id", "server_name", "state", "version", "user",
-                 "login_request", "close_reason", "failure", "on_wakeup", "gate", "_clock",
+                 "login_request", "close_reason", "failure", "on_wakeup", "carry", "gate",
+                 "_clock",
                  "_defer_login", "_parser", "_out", "_soft", "_hard", "_v12", "_subs",
                  "_by_serial", "_serials", "_transactions", "_starved", "_pump_after",
                  "_gates", "_waiting_since", "_held_frames", "_held_bytes", "_held_error",
@@ -318,6 +324,11 @@ class ServerSession:
         #: An unexpected exception the session met (a bug); the adapter should log it.
         self.failure: BaseException | None = None
         self.on_wakeup: Callable[[], None] | None = None
+        #: Optional: the adapter takes a MESSAGE frame of an auto-ack subscription straight
+        #: to its client when nothing else of this session waits to be sent. Called with
+        #: the frame's bytes; True means it took them (they are not buffered, and no
+        #: wakeup follows). A fan-out then skips the buffer and the adapter's round.
+        self.carry: Callable[[bytes], bool] | None = None
         self.gate = Gate()
         self._clock = clock
         self._defer_login = defer_login
@@ -505,7 +516,7 @@ class ServerSession:
         if self.state is not State.CLOSED:
             self._close(reason, "connection lost")
         self._out.clear()
-        self.on_wakeup = None
+        self.on_wakeup = self.carry = None
 
     # --- flow control (the hub's Publisher interface) ------------------------------------
 

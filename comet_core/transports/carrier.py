@@ -18,6 +18,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from comet_core.stomp.session import ServerSession, State
+from comet_core.transports import sending
 from comet_core.transports.auth import check_login, refusal_detail
 
 if TYPE_CHECKING:
@@ -79,13 +80,16 @@ class SessionCarrier:
         if session is None or self._closing:
             return
         factory = self.factory
-        factory.depth += 1
-        try:
-            session.receive_data(data)
-        finally:
-            factory.depth -= 1
-        self.service()
-        factory.flush()
+        # A message published here may reach thousands of comet clients: in a batch,
+        # their answers leave together (`comet_core.transports.sending`).
+        with sending.batch():
+            factory.depth += 1
+            try:
+                session.receive_data(data)
+            finally:
+                factory.depth -= 1
+            self.service()
+            factory.flush()
 
     def _wake(self) -> None:
         self.factory.wake(self)

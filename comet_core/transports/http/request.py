@@ -1,5 +1,5 @@
-"""The site's request class: a bounded body, a lost connection reported, no access log
-line for comet requests.
+"""The site's request and connection classes: a bounded body, a lost connection reported,
+no access log line for comet requests, one sweep for every connection's idle timeout.
 
 twisted.web reads a whole request body before the resource sees the request, into memory
 or a temporary file, however large it says it is. `CometRequest` refuses a body past
@@ -7,8 +7,11 @@ or a temporary file, however large it says it is. `CometRequest` refuses a body 
 while it arrives when it is chunked. The refusal is a 413 with a message, and the
 connection is closed (the rest of the body is not read).
 
-It also tells its comet waiter when the connection is lost, so the session stops using a
-dead request (cheaper than a Deferred from ``notifyFinish`` per held request).
+`CometSite` keeps the idle timeout of all its connections with one sweep
+(`CometChannel`) rather than a timer per connection, made anew after each request.
+
+`CometRequest` also tells its comet waiter when the connection is lost, so the session
+stops using a dead request (cheaper than a Deferred from ``notifyFinish`` per held request).
 
 A held request is most of a held session's memory, and once it is routed most of what it
 carries is spent: its headers, query arguments, body, addresses and paths. `slim` drops
@@ -22,9 +25,14 @@ from __future__ import annotations
 from io import BytesIO
 from types import MappingProxyType
 from typing import Any
+from weakref import WeakSet
 
+from twisted.internet.task import LoopingCall
+from twisted.web.http import HTTPChannel
 from twisted.web.http_headers import Headers
 from twisted.web.server import Request, Site
+
+from comet_core.transports.sending import later
 
 #: The default bound of a request body (the comet upload bound, and some room).
 MAX_BODY = (1 << 20) + (64 << 10)
@@ -127,15 +135,117 @@ class CometRequest(Request):
                 waiter.lost()
 
 
+class CometChannel(HTTPChannel):
+    """A connection whose idle timeout is kept by its site's sweep, not by a timer of its own.
+
+    Twisted's `HTTPChannel` gives each connection a timer, cancelled when a request starts
+    and made anew when it ends. When one message answers thousands of held requests, making
+    those thousands of timers costs more than writing the answers. Here a connection only
+    notes since when it is idle (no request under way, no bytes since), and `CometSite`
+    closes, a few times per timeout, those idle for longer than the timeout.
+    """
+
+    factory: CometSite
+    #: Reactor seconds since which nothing happened here; None while a request is handled.
+    idle_since: float | None = None
+    #: A request answered whole whose bookkeeping waits for what comes next (`answered`).
+    _answered: Request | None = None
+
+    def answered(self, request: Request) -> None:
+        """`request`, the one under way, has its whole response (written by `wire`).
+
+        Twisted's bookkeeping of a request's end (``requestDone``: ready for the next one)
+        waits until something else happens on the connection: the next request's bytes,
+        or its end. When one message answers thousands of held requests, that keeps the
+        bookkeeping of each out of the moment everyone waits for, and for a client that
+        asks again at once it costs the same. Not on a connection that ends after this
+        response, nor when the next request's bytes are already here.
+        """
+        if self.persistent and not self._dataBuffer and self._answered is None:
+            self._answered = request
+            self.idle_since = self.factory.reactor.seconds()
+        elif not later(self._request_done, request):  # in a batch: once its bytes left
+            self._request_done(request)
+
+    def _request_done(self, request: Request) -> None:
+        if request._disconnected:
+            return  # the connection was lost meanwhile: nothing left to do
+        self.requestDone(request)
+        del request.channel  # no cycle between a finished request and its connection
+
+    def connectionMade(self) -> None:  # noqa: N802 (Twisted's names, here and below)
+        super().connectionMade()
+        self.idle_since = self.factory.reactor.seconds()
+        self.factory.channels.add(self)
+
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802
+        answered = self._answered
+        if answered is not None:
+            self._answered = None
+            self._request_done(answered)
+        if self.idle_since is not None:
+            self.idle_since = self.factory.reactor.seconds()
+        super().dataReceived(data)
+
+    def allContentReceived(self) -> None:  # noqa: N802
+        self.idle_since = None
+        super().allContentReceived()
+
+    def requestDone(self, request: Request) -> None:  # noqa: N802
+        super().requestDone(request)
+        if not self._handlingRequest:  # a pipelined request may have started meanwhile
+            self.idle_since = self.factory.reactor.seconds()
+
+    def connectionLost(self, reason: Any) -> None:  # noqa: N802
+        self.factory.channels.discard(self)
+        super().connectionLost(reason)
+
+
 class CometSite(Site):
-    """A `Site` making `CometRequest`s, with ``max_body`` and a quiet log for comet."""
+    """A `Site` making `CometRequest`s, with ``max_body``, a quiet log for comet, and one
+    sweep for the idle timeout of all its connections (`CometChannel`).
+
+    `timeout`: seconds a connection may stay idle (no request under way, nothing received)
+    before it is closed; None for never. It is enforced within a quarter of itself.
+    """
 
     requestFactory = CometRequest
+    protocol = CometChannel
 
-    def __init__(self, resource: Any, *, max_body: int = MAX_BODY, **kwargs: Any) -> None:
-        super().__init__(resource, **kwargs)
+    def __init__(self, resource: Any, *, max_body: int = MAX_BODY,
+                 timeout: float | None = 60.0, **kwargs: Any) -> None:
+        super().__init__(resource, timeout=None, **kwargs)  # no timer per connection
         self.max_body = max_body
+        self.idle_timeout = timeout
         self.displayTracebacks = False  # never show a traceback to a client
+        # Weak: a connection upgraded to a WebSocket no longer tells us when it ends.
+        self.channels: WeakSet[CometChannel] = WeakSet()
+        self._sweep: LoopingCall | None = None
+
+    def startFactory(self) -> None:  # noqa: N802 (Twisted's names)
+        super().startFactory()
+        if self.idle_timeout is not None and self._sweep is None:
+            self._sweep = LoopingCall(self.close_idle)
+            self._sweep.clock = self.reactor
+            self._sweep.start(max(0.05, self.idle_timeout / 4), now=False)
+
+    def stopFactory(self) -> None:  # noqa: N802
+        if self._sweep is not None:
+            self._sweep.stop()
+            self._sweep = None
+        super().stopFactory()
+
+    def close_idle(self) -> int:
+        """Close the connections idle for longer than the timeout; how many there were."""
+        if self.idle_timeout is None:
+            return 0
+        deadline = self.reactor.seconds() - self.idle_timeout
+        idle = [channel for channel in self.channels
+                if channel.idle_since is not None and channel.idle_since < deadline]
+        for channel in idle:
+            channel.idle_since = None  # closing: once is enough
+            channel.timeoutConnection()  # Twisted's: close, abort if that takes too long
+        return len(idle)
 
     def log(self, request: Request) -> None:
         if not getattr(request, "quiet", False):

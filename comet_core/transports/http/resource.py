@@ -41,6 +41,7 @@ from comet_core.comet import (
 from comet_core.hub import Hub
 from comet_core.stomp.session import SessionLimits
 from comet_core.stomp.session import State as StompState
+from comet_core.transports import sending
 from comet_core.transports.auth import AcceptEveryone, check_login, refusal_detail
 from comet_core.transports.http import wire
 from comet_core.transports.http.cors import PREFLIGHT, OriginPolicy, OriginRefused
@@ -98,16 +99,17 @@ class CometResource(Resource):
             transport.setTcpNoDelay(True)
         cors = b""
         self._depth += 1
-        try:
-            cors = self.origins.check(request)
-            self._route(request, cors)
-        except OriginRefused as exc:
-            wire.error(request, 403, str(exc))
-        except CometError as exc:
-            wire.error(request, exc.status_hint, str(exc), cors)
-        finally:
-            self._depth -= 1
-        self._flush()
+        with sending.batch():  # what this request publishes reaches every client together
+            try:
+                cors = self.origins.check(request)
+                self._route(request, cors)
+            except OriginRefused as exc:
+                wire.error(request, 403, str(exc))
+            except CometError as exc:
+                wire.error(request, exc.status_hint, str(exc), cors)
+            finally:
+                self._depth -= 1
+            self._flush()
         self._arm()
         return NOT_DONE_YET
 
@@ -160,6 +162,7 @@ class CometResource(Resource):
         bridge = StompBridge(session, self.hub, clock=self.clock, limits=self.stomp_limits,
                              defer_login=True)
         bridge.on_wakeup = partial(self._wake, bridge)
+        bridge.can_carry = sending.batching
         wire.respond(request, 201, session.session_id.encode("ascii"), extra=cors)
 
     def _send(self, request: CometRequest, cors: bytes, session: CometSession) -> None:
@@ -222,14 +225,14 @@ class CometResource(Resource):
     def _flush(self) -> None:
         """Pump every woken bridge: each answers its held request, if it has one.
 
-        Inside `wire.batch`: every answer's bytes leave first, the channels' bookkeeping
+        Inside a `sending.batch`: every answer's bytes leave first, the channels' bookkeeping
         after them."""
         if self._flush_call is not None and self._flush_call.active():
             self._flush_call.cancel()
         self._flush_call = None
         self._depth += 1
         try:
-            with wire.batch():
+            with sending.batch():
                 while self._woken:
                     woken, self._woken = self._woken, []
                     for bridge in woken:

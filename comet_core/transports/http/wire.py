@@ -2,12 +2,11 @@
 
 Comet responses skip twisted.web's header machinery: the head is a few fixed lines
 formatted into one bytes object together with the body, and written with a single
-write (`send`: to the socket at once when it can; with TCP_NODELAY set on the
-connection, nothing waits on Nagle's algorithm). Twisted's `Request` is then told it
-started writing, and `finish` does only the bookkeeping of a persistent connection
-(``requestDone``, which also starts the connection's idle timeout). With thousands of
-held requests answered at once, that is most of the per-response cost saved, and inside
-a `batch` even that bookkeeping waits until every answer has left.
+`comet_core.transports.sending.send` (to the socket at once when it can; with TCP_NODELAY
+set on the connection, nothing waits on Nagle's algorithm). Twisted's `Request` is then
+told it started writing and has finished, and `finish` leaves the bookkeeping of the
+connection to `CometChannel.answered`, which does it when the next request comes. With
+thousands of held requests answered at once, that is most of the per-response cost saved.
 
 The record syntax of poll and stream bodies, and the SSE encoding, are described in
 `comet_core.transports.http`.
@@ -16,10 +15,10 @@ The record syntax of poll and stream bodies, and the SSE encoding, are described
 from __future__ import annotations
 
 import base64
-from typing import Any
 
-from twisted.internet import tcp
 from twisted.web.server import Request
+
+from comet_core.transports.sending import later, send
 
 REASONS = {
     200: b"OK", 201: b"Created", 204: b"No Content", 400: b"Bad Request",
@@ -42,41 +41,6 @@ def _connection(request: Request) -> bytes:
     if request.channel.persistent:
         return b""
     return b"Connection: close\r\n"
-
-
-def _idle_plain_tcp(transport: Any) -> bool:
-    """Is this a plain TCP connection with nothing queued? (Twisted internals: any doubt, no.)"""
-    try:
-        return (type(transport) is tcp.Server and transport.connected
-                and not transport.disconnecting and not transport._writeDisconnected
-                and not transport._tempDataLen
-                and transport.offset == len(transport.dataBuffer))
-    except AttributeError:  # a Twisted whose transport is laid out otherwise
-        return False
-
-
-def send(transport: Any, data: bytes) -> None:
-    """Write `data` to a connection, straight to its socket when nothing is queued there.
-
-    Twisted's ``transport.write`` only queues: the bytes go out on the reactor's next turn,
-    after registering the socket for writability and unregistering it once sent, two system
-    calls per response. When thousands of held requests are answered at once, sending at
-    once skips both and the first answers leave while the rest are still being made. What
-    the socket does not take now (or anything on a connection that already has bytes
-    queued, or is not a plain TCP one, e.g. TLS) goes through ``transport.write`` as usual,
-    so the order of the bytes never changes.
-    """
-    if _idle_plain_tcp(transport):
-        try:
-            sent = transport.socket.send(data)
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        except OSError:
-            sent = 0  # the transport meets the error itself, and closes
-        if sent >= len(data):
-            return
-        data = data[sent:]
-    transport.write(data)
 
 
 def respond(request: Request, status: int, body: bytes = b"", *, extra: bytes = b"",
@@ -114,9 +78,10 @@ def finish(request: Request) -> None:
     if request.content is not None:
         request.content.close()
         request.content = None
-    if _batch is not None:
-        _batch.append(request)
-    else:
+    answered = getattr(request.channel, "answered", None)
+    if answered is not None:  # a CometChannel: it does the bookkeeping when it suits
+        answered(request)
+    elif not later(_done, request):
         _done(request)
 
 
@@ -127,37 +92,6 @@ def _done(request: Request) -> None:
         return  # the connection was lost meanwhile: nothing left to do
     channel.requestDone(request)
     del request.channel
-
-
-#: Finished responses whose channel bookkeeping waits for the end of a batch (`batch`).
-_batch: list[Request] | None = None
-_batch_depth = 0
-
-
-class batch:  # noqa: N801 (used as a `with` statement)
-    """Within ``with wire.batch():``, the channel bookkeeping of each response `finish`
-    ends is done at the end of the block, after every answer is written.
-
-    Answering thousands of held requests at once, each answer's bytes then leave before
-    the bookkeeping of all (Twisted's, with a new idle-timeout call per connection). No
-    reactor turn passes inside the block, so a connection cannot start its next request
-    in between; the order of everything else is unchanged.
-    """
-
-    def __enter__(self) -> None:
-        global _batch, _batch_depth
-        _batch_depth += 1
-        if _batch is None:
-            _batch = []
-
-    def __exit__(self, *exc: object) -> None:
-        global _batch, _batch_depth
-        _batch_depth -= 1
-        if _batch_depth:
-            return
-        done, _batch = _batch, None
-        for request in done or ():
-            _done(request)
 
 
 _RECORDS_HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: " + RECORDS + b"\r\nContent-Length: %d\r\n"

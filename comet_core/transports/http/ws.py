@@ -28,6 +28,7 @@ from twisted.python.failure import Failure
 from twisted.web.websocket import WebSocketTransport
 
 from comet_core.comet import REPLACED, CometError, CometSession, StompBridge
+from comet_core.transports import sending
 from comet_core.transports.http import wire
 from comet_core.transports.websocket import (
     NORMAL,
@@ -133,12 +134,13 @@ class CometWebSocket:
         and move the store's timer."""
         resource = self.resource
         resource._depth += 1
-        try:
-            action()
-        finally:
-            resource._depth -= 1
-            resource._flush()
-            resource._arm()
+        with sending.batch():
+            try:
+                action()
+            finally:
+                resource._depth -= 1
+                resource._flush()
+        resource._arm()
 
     # --- Waiter: the session's downstream -----------------------------------------------
 
