@@ -15,4 +15,5 @@ RESULTS = Path(__file__).resolve().parent / "results"
 BENCHES: dict[str, str] = {
     "stomp": "comet_core.bench.stomp",
     "comet": "comet_core.bench.comet",
+    "fanout": "comet_core.bench.fanout",
 }

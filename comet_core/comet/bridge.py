@@ -143,14 +143,10 @@ class StompBridge:
         """The STOMP session's `carry`: a MESSAGE frame goes into the comet session at
         once, when the transport says it can take the write now (a fan-out to thousands
         of clients then skips the wakeup and the `pump` of each)."""
-        session = self.session
-        if self._busy or session.state is not State.OPEN or not session.writable:
-            return False
         can_carry = self.can_carry
-        if can_carry is None or not can_carry():
+        if self._busy or can_carry is None or not can_carry():
             return False
-        session.write(frame, self._clock())
-        return True
+        return self.session.offer(frame, self._clock())
 
     def _stomp_woke(self) -> None:
         if self._busy or self.session.state is not State.OPEN:

@@ -60,6 +60,9 @@ class State(enum.Enum):
     CLOSED = "closed"
 
 
+_OPEN = State.OPEN
+
+
 @dataclass(frozen=True, slots=True)
 class CometLimits:
     """Every bound and timer of the comet layer; the defaults suit a small public server."""
@@ -263,6 +266,15 @@ class CometSession:
         `ack` only when the client acknowledged more earlier; it drops the overlap.
         """
         return self._down.since(ack)
+
+    def offer(self, data: bytes, now: float) -> bool:
+        """`write` `data` if the session is open and `writable`; False (nothing written)
+        otherwise. One check instead of two on the hot path of a fan-out."""
+        down = self._down
+        if self.state is not _OPEN or down.end - down.acked >= self.limits.max_unacked:
+            return False
+        self.write(data, now)
+        return True
 
     def write(self, data: bytes, now: float) -> None:
         """The app's bytes for the client: numbered, kept until acknowledged, and sent

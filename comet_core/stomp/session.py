@@ -99,6 +99,9 @@ class State(enum.Enum):
     CLOSED = "closed"
 
 
+_CONNECTED = State.CONNECTED
+
+
 #: The frames a connected client sends, each leaving the session connected.
 CLIENT_FRAMES = ("SEND", "SUBSCRIBE", "UNSUBSCRIBE", "ACK", "NACK", "BEGIN", "COMMIT", "ABORT")
 
@@ -221,20 +224,20 @@ class Subscription:
     def deliver(self, message: Message) -> bool:
         """Topic delivery; True when this consumer is now congested."""
         session = self.session
-        if session.state is not State.CONNECTED:
+        if session.state is not _CONNECTED:
             return False
         out = session._out
+        unacked = self.unacked
+        if not out and unacked is None and session.carry is not None \
+                and session.carry(self.prefix + message.encoded(session.version)):
+            if session._tx_interval:  # the frame left: it counts as sending
+                session._last_tx = session._clock()
+            return False
         pending = len(out)
         if pending > session._hard:
             session._slow_consumer(
                 f"{pending} bytes of messages were waiting for this client to read them, "
                 f"more than the bound of {session._hard}.")
-            return False
-        unacked = self.unacked
-        if unacked is None and not pending and session.carry is not None \
-                and session.carry(self.prefix + message.encoded(session.version)):
-            if session._tx_interval:
-                session._last_tx = session._clock()
             return False
         out += self.prefix
         if unacked is not None:

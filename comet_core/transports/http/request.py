@@ -150,6 +150,7 @@ class CometChannel(HTTPChannel):
     idle_since: float | None = None
     #: A request answered whole whose bookkeeping waits for what comes next (`answered`).
     _answered: Request | None = None
+    _reading = False  # inside dataReceived
 
     def answered(self, request: Request) -> None:
         """`request`, the one under way, has its whole response (written by `wire`).
@@ -159,9 +160,11 @@ class CometChannel(HTTPChannel):
         or its end. When one message answers thousands of held requests, that keeps the
         bookkeeping of each out of the moment everyone waits for, and for a client that
         asks again at once it costs the same. Not on a connection that ends after this
-        response, nor when the next request's bytes are already here.
+        response, nor when the next request's bytes may be here already (buffered, or in
+        the bytes being read: a request answered while it is read).
         """
-        if self.persistent and not self._dataBuffer and self._answered is None:
+        if (self.persistent and not self._reading and not self._dataBuffer
+                and self._answered is None):
             self._answered = request
             self.idle_since = self.factory.reactor.seconds()
         elif not later(self._request_done, request):  # in a batch: once its bytes left
@@ -185,7 +188,11 @@ class CometChannel(HTTPChannel):
             self._request_done(answered)
         if self.idle_since is not None:
             self.idle_since = self.factory.reactor.seconds()
-        super().dataReceived(data)
+        self._reading = True
+        try:
+            super().dataReceived(data)
+        finally:
+            self._reading = False
 
     def allContentReceived(self) -> None:  # noqa: N802
         self.idle_since = None
