@@ -146,35 +146,41 @@ class CometChannel(HTTPChannel):
     """
 
     factory: CometSite
-    #: Reactor seconds since which nothing happened here; None while a request is handled.
+    #: Reactor seconds since which nothing happened here; None while a request is handled
+    #: (or answered with its bookkeeping waiting, until the site's sweep notices).
     idle_since: float | None = None
-    #: A request answered whole whose bookkeeping waits for what comes next (`answered`).
-    _answered: Request | None = None
     _reading = False  # inside dataReceived
 
     def answered(self, request: Request) -> None:
         """`request`, the one under way, has its whole response (written by `wire`).
 
         Twisted's bookkeeping of a request's end (``requestDone``: ready for the next one)
-        waits until something else happens on the connection: the next request's bytes,
-        or its end. When one message answers thousands of held requests, that keeps the
+        waits until the connection's next bytes come (`dataReceived` does it first), or its
+        end. When one message answers thousands of held requests, that keeps the
         bookkeeping of each out of the moment everyone waits for, and for a client that
         asks again at once it costs the same. Not on a connection that ends after this
         response, nor when the next request's bytes may be here already (buffered, or in
         the bytes being read: a request answered while it is read).
         """
         if (self.persistent and not self._reading and not self._dataBuffer
-                and self._answered is None):
-            self._answered = request
+                and self not in PIPELINED):
             self.idle_since = self.factory.reactor.seconds()
         elif not later(self._request_done, request):  # in a batch: once its bytes left
             self._request_done(request)
 
     def _request_done(self, request: Request) -> None:
+        PIPELINED.discard(self)
         if request._disconnected:
             return  # the connection was lost meanwhile: nothing left to do
         self.requestDone(request)
         del request.channel  # no cycle between a finished request and its connection
+
+    def _answered_waiting(self) -> Request | None:
+        """The request answered whole whose bookkeeping waits, if any."""
+        requests = self.requests
+        if self._handlingRequest and requests and requests[0].finished:
+            return requests[0]
+        return None
 
     def connectionMade(self) -> None:  # noqa: N802 (Twisted's names, here and below)
         super().connectionMade()
@@ -182,10 +188,12 @@ class CometChannel(HTTPChannel):
         self.factory.channels.add(self)
 
     def dataReceived(self, data: bytes) -> None:  # noqa: N802
-        answered = self._answered
-        if answered is not None:
-            self._answered = None
-            self._request_done(answered)
+        if self._handlingRequest:
+            answered = self._answered_waiting()
+            if answered is not None:
+                self._request_done(answered)
+            else:  # a request is under way: these bytes are the next one's
+                PIPELINED.add(self)
         if self.idle_since is not None:
             self.idle_since = self.factory.reactor.seconds()
         self._reading = True
@@ -205,7 +213,14 @@ class CometChannel(HTTPChannel):
 
     def connectionLost(self, reason: Any) -> None:  # noqa: N802
         self.factory.channels.discard(self)
+        PIPELINED.discard(self)
         super().connectionLost(reason)
+
+
+#: Connections that received bytes while a request was under way (a pipelined request):
+#: their next answer's bookkeeping cannot wait for more bytes. A set, so that asking does
+#: not touch the connection (thousands are asked about in a fan-out).
+PIPELINED: set[CometChannel] = set()
 
 
 class CometSite(Site):
@@ -246,9 +261,16 @@ class CometSite(Site):
         """Close the connections idle for longer than the timeout; how many there were."""
         if self.idle_timeout is None:
             return 0
-        deadline = self.reactor.seconds() - self.idle_timeout
-        idle = [channel for channel in self.channels
-                if channel.idle_since is not None and channel.idle_since < deadline]
+        now = self.reactor.seconds()
+        deadline = now - self.idle_timeout
+        idle = []
+        for channel in self.channels:
+            since = channel.idle_since
+            if since is None:
+                if channel._answered_waiting() is not None:
+                    channel.idle_since = now  # answered since the last sweep: idle from now
+            elif since < deadline:
+                idle.append(channel)
         for channel in idle:
             channel.idle_since = None  # closing: once is enough
             channel.timeoutConnection()  # Twisted's: close, abort if that takes too long

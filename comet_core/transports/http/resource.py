@@ -203,6 +203,8 @@ class CometResource(Resource):
         session.attach(waiter, ack, now, None if hold is None else float(hold))
         if session.waiter is waiter:  # held: drop what the request no longer needs
             request.slim()
+            if kind == b"poll":
+                waiter.held()
 
     def _lost(self, session: CometSession, waiter: Any) -> None:
         waiter.done = True

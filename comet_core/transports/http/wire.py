@@ -15,9 +15,11 @@ The record syntax of poll and stream bodies, and the SSE encoding, are described
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 from twisted.web.server import Request
 
+from comet_core.transports.http.request import PIPELINED
 from comet_core.transports.sending import later, send
 
 REASONS = {
@@ -94,23 +96,43 @@ def _done(request: Request) -> None:
     del request.channel
 
 
-_RECORDS_HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: " + RECORDS + b"\r\nContent-Length: %d\r\n"
-                 + _COMMON.replace(b"%", b"%%") + b"%s%s\r\n%s")
+_HEADS: dict[tuple[bytes, bool], bytes] = {}
 
 
-def answer_records(request: Request, body: bytes, extra: bytes) -> None:
-    """`respond` with 200 and a records body: the long-poll answer, written as directly as
-    it can be (thousands are written at once when a message reaches every held poll)."""
+def records_head(extra: bytes, persistent: bool) -> bytes:
+    """The head of a 200 answer with a records body, its length left as ``%d``: one object
+    for every held poll with the same `extra` lines and kind of connection."""
+    head = _HEADS.get((extra, persistent))
+    if head is None:
+        if len(_HEADS) >= 256:  # a bound: the allowed origins are few, but who knows
+            _HEADS.clear()
+        head = _HEADS[extra, persistent] = (
+            (b"HTTP/1.1 200 OK\r\nContent-Type: " + RECORDS + b"\r\n" + _COMMON + extra
+             + (b"" if persistent else b"Connection: close\r\n")).replace(b"%", b"%%")
+            + b"Content-Length: %d\r\n\r\n")
+    return head
+
+
+def answer_poll(request: Request, transport: Any, head: bytes, body: bytes,
+                lazy: bool) -> None:
+    """`respond` with 200 and a records body, for a long-poll: `head` from `records_head`
+    and the request's `transport`, taken when it was held. Thousands are written at once
+    when a message reaches every held poll, so this is as direct as it can be: when `lazy`
+    (the poll was held on a `CometChannel`), the connection is not even looked at, its
+    bookkeeping waits for its next bytes (`CometChannel.answered`)."""
     if request.finished or request._disconnected:
         return
     request.code = 200
     request.startedWriting = 1
     request.sentLength = len(body)
-    channel = request.channel
-    data = _RECORDS_HEAD % (len(body), extra,
-                            b"" if channel.persistent else b"Connection: close\r\n", body)
-    send(channel.transport, data)
-    finish(request)
+    send(transport, head % len(body) + body)
+    if (not lazy or request.queued or request.producer is not None or request.notifications
+            or request._encoder is not None or request.content is not None):
+        finish(request)
+        return
+    request.finished = 1
+    if request.channel in PIPELINED:  # its next request is here already: not lazy after all
+        request.channel.answered(request)
 
 
 def error(request: Request, status: int, message: str, extra: bytes = b"") -> None:
