@@ -140,3 +140,15 @@ def test_a_held_client_reports_what_the_server_said_instead():
         b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n") == REPOLL
     assert Held(b"M", None, head=True).feed(
         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nno") == "answered without the message"
+
+
+def test_of_several_runs_the_median_one_is_reported_with_every_p99():
+    from comet_core.bench.comet import median_run
+
+    runs = [{"server": "comet", "p99_ms": p, "status": "ok", "errors": {}} for p in (30, 10, 20)]
+    runs.append({"server": "comet", "status": "failed: boom", "errors": {}})  # no figures
+    chosen = median_run(runs)
+    assert chosen["p99_ms"] == 20 and chosen["p99_runs_ms"] == [10, 20, 30, None]
+    assert chosen["runs"] == 4 and chosen["status"] == "errors"
+    assert chosen["errors"] == {"of 4 runs, 1 had problems": 1}
+    assert median_run(runs[:1]) is runs[0]  # one run: reported as it is

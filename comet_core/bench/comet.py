@@ -253,6 +253,25 @@ def run_one(name: str, transport: str, n: int, opts: argparse.Namespace,
     return row
 
 
+def median_run(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Of one server's runs of the same load, the one with the median p99 (a run without
+    figures counts as the slowest), noting every run's p99 and how many had problems."""
+    if len(rows) == 1:
+        return rows[0]
+    slowest = float("inf")
+    ordered = sorted(rows, key=lambda r: r.get("p99_ms") or slowest)
+    chosen = dict(ordered[(len(ordered) - 1) // 2])
+    chosen["runs"] = len(rows)
+    chosen["p99_runs_ms"] = [r.get("p99_ms") for r in ordered]
+    bad = sum(r["status"] != "ok" for r in rows)
+    if bad:
+        chosen["errors"] = {**chosen.get("errors", {}),
+                            f"of {len(rows)} runs, {bad} had problems": bad}
+        if chosen["status"] == "ok":
+            chosen["status"] = "errors"
+    return chosen
+
+
 def percentile(ordered: list[float], q: float) -> float:
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
@@ -324,7 +343,7 @@ def _fmt(v: Any, digits: int = 0) -> str:
 
 
 COLUMNS = ["transport", "N", "server", "held", "bytes per session", "first ms", "p50 ms",
-           "p99 ms",
+           "p99 ms", "p99 of each run ms",
            "max ms", "received", "server CPU ms", "client CPU ms", "p99 ÷ ours",
            "memory ÷ ours", "problems"]
 
@@ -345,6 +364,7 @@ def table_rows(report: dict[str, Any]) -> list[list[str]]:
         rows.append([TRANSPORT_NAMES[r["transport"]], f"{r['n']:,}", r["server"],
                      _fmt(r.get("held")), _fmt(r.get("bytes_per_session")),
                      _fmt(r.get("first_ms")), _fmt(r.get("p50_ms")), _fmt(r.get("p99_ms")),
+                     " · ".join(_fmt(v) for v in r.get("p99_runs_ms", [r.get("p99_ms")])),
                      _fmt(r.get("max_ms")),
                      _fmt(r.get("received")),
                      _fmt(r["server_cpu_s"] * 1000 if "server_cpu_s" in r else None),
@@ -373,10 +393,13 @@ def target_lines(report: dict[str, Any]) -> list[str]:
 
 def setting_line(report: dict[str, Any]) -> str:
     m = report["machine"]
+    repeat = report["settings"].get("repeat", 1)
+    runs = (f" Each load ran {repeat} times, the servers taking turns; each row is the "
+            "server's run with the median p99." if repeat > 1 else "")
     return (f"{m['cores']} cores shared by the server and {report['settings']['client_procs']}"
             f" (per N) client processes of at most {report['settings']['per_process']:,} "
             f"clients each; load average before the run {m['load_before']}, after "
-            f"{m['load_after']}.")
+            f"{m['load_after']}.{runs}")
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -437,6 +460,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds to wait for the server to go idle (default 60)")
     parser.add_argument("--release-timeout", type=float, default=60.0,
                         help="seconds the clients wait for the message (default 60)")
+    parser.add_argument("--repeat", type=int, default=1, metavar="K",
+                        help="run each load K times, the servers taking turns, and report "
+                             "each server's run with the median p99 (default 1)")
     parser.add_argument("--profile", type=Path, metavar="PREFIX",
                         help="profile `serve` during each release (cProfile and the garbage "
                              "collector): writes PREFIX-TRANSPORT-N.pstats and .gc.json")
@@ -453,6 +479,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.repeat < 1:
+        print("error: --repeat must be at least 1", file=sys.stderr)
+        return 2
     if args.from_json:
         report = json.loads(args.from_json.read_text())
         print(text_table(report))
@@ -467,33 +496,37 @@ def run(args: argparse.Namespace) -> int:
             "comet", sys.argv[3:] if sys.argv[1:3] == ["bench", "comet"] else []),
         "settings": {"per_process": args.per_process, "at_once": args.at_once,
                      "client_procs": "/".join(map(str, client_procs)),
-                     "release_timeout": args.release_timeout},
+                     "release_timeout": args.release_timeout, "repeat": args.repeat},
         "results": [], "skipped": {},
     }
     print(f"Clients and servers share this machine's {os.cpu_count()} cores; load average "
           f"now {load()}.", flush=True)
     for n in args.n:
         for transport in args.transports:
-            for name in args.servers:
-                if name == "baseline" and transport != "longpoll":
-                    continue  # Part 1's server has long-poll only
-                if name in report["skipped"]:
-                    continue
-                print(f"{name}, {TRANSPORT_NAMES[transport]}, N = {n:,} ...", end=" ",
-                      flush=True)
-                profile = None
-                if args.profile and name == "comet":
-                    profile = args.profile.parent.resolve() / (
-                        f"{args.profile.name}-{transport}-{n}.pstats")
-                row = run_one(name, transport, n, args, profile)
-                if row["status"].startswith("unavailable"):
-                    report["skipped"][name] = row["status"].removeprefix("unavailable: ")
-                    print(row["status"], flush=True)
-                    continue
-                report["results"].append(row)
-                print(one_line(row), flush=True)
-                if profile is not None and profile.exists():
-                    print(profile_summary(profile), flush=True)
+            runs: dict[str, list[dict[str, Any]]] = {}
+            for turn in range(args.repeat):  # the servers take turns, so noise hits all
+                for name in args.servers:
+                    if name == "baseline" and transport != "longpoll":
+                        continue  # Part 1's server has long-poll only
+                    if name in report["skipped"]:
+                        continue
+                    print(f"{name}, {TRANSPORT_NAMES[transport]}, N = {n:,}"
+                          + (f", run {turn + 1} of {args.repeat}" if args.repeat > 1 else "")
+                          + " ...", end=" ", flush=True)
+                    profile = None
+                    if args.profile and name == "comet":
+                        profile = args.profile.parent.resolve() / (
+                            f"{args.profile.name}-{transport}-{n}.pstats")
+                    row = run_one(name, transport, n, args, profile)
+                    if row["status"].startswith("unavailable"):
+                        report["skipped"][name] = row["status"].removeprefix("unavailable: ")
+                        print(row["status"], flush=True)
+                        continue
+                    runs.setdefault(name, []).append(row)
+                    print(one_line(row), flush=True)
+                    if profile is not None and profile.exists():
+                        print(profile_summary(profile), flush=True)
+            report["results"] += [median_run(rows) for rows in runs.values()]
     report["machine"]["load_after"] = load()
     report["ratios"] = ratios(report["results"])
     report["targets"] = targets(report["results"])

@@ -39,8 +39,13 @@ class PollWaiter:
     def held(self) -> None:
         """The request is held (not answered while it was read): on a connection that
         stays open, its answer may leave the bookkeeping for later (`CometChannel.answered`)."""
-        channel = self.request.channel
-        self.lazy = isinstance(channel, CometChannel) and channel.persistent
+        request = self.request
+        channel = request.channel
+        # Nothing that would need Twisted's own finish (checked now, not in the fan-out).
+        self.lazy = (isinstance(channel, CometChannel) and channel.persistent
+                     and not (request.queued or request.producer is not None
+                              or request.notifications or request._encoder is not None
+                              or request.content is not None))
 
     def _answer(self, body: bytes) -> None:
         if self.done:

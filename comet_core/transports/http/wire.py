@@ -118,16 +118,15 @@ def answer_poll(request: Request, transport: Any, head: bytes, body: bytes,
     """`respond` with 200 and a records body, for a long-poll: `head` from `records_head`
     and the request's `transport`, taken when it was held. Thousands are written at once
     when a message reaches every held poll, so this is as direct as it can be: when `lazy`
-    (the poll was held on a `CometChannel`), the connection is not even looked at, its
-    bookkeeping waits for its next bytes (`CometChannel.answered`)."""
+    (`PollWaiter.held` found nothing that needs Twisted's own finish), the connection is
+    not even looked at, its bookkeeping waits for its next bytes (`CometChannel.answered`)."""
     if request.finished or request._disconnected:
         return
     request.code = 200
     request.startedWriting = 1
     request.sentLength = len(body)
     send(transport, head % len(body) + body)
-    if (not lazy or request.queued or request.producer is not None or request.notifications
-            or request._encoder is not None or request.content is not None):
+    if not lazy:
         finish(request)
         return
     request.finished = 1
