@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -18,6 +19,12 @@ CHROMIUM = Path("/usr/bin/chromium")
 ADDRESS = re.compile(rb"(?:https?://)?(\d+\.\d+\.\d+\.\d+):(\d+)")
 
 
+def _ctrl_c_as_usual() -> None:
+    """In the child: SIGINT as in a terminal, even when the tests were started in the
+    background (which ignores it, and a process inherits that), so Ctrl-C tests test."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Process:
     """A running command whose output lines are collected as they come."""
 
@@ -25,7 +32,7 @@ class Process:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "comet_core", *args], cwd=cwd, env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=_ctrl_c_as_usual)
         self.lines: queue.Queue[bytes] = queue.Queue()
         self.output: list[bytes] = []
         threading.Thread(target=self._pump, daemon=True).start()
