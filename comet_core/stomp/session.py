@@ -302,8 +302,7 @@ class ServerSession:
     # empty containers each would be most of an idle session's memory.
     __slots__ = ("hub", "limits", "session_id", "server_name", "state", "version", "user",
                  "login_request", "close_reason", "failure", "on_wakeup", "carry", "gate",
-                 "_clock",
-                 "_defer_login", "_parser", "_out", "_soft", "_hard", "_v12", "_subs",
+                 "_clock", "_defer_login", "_parser", "_out", "_soft", "_hard", "_v12", "_subs",
                  "_by_serial", "_serials", "_transactions", "_starved", "_pump_after",
                  "_gates", "_waiting_since", "_held_frames", "_held_bytes", "_held_error",
                  "_connect_deadline", "_client_heart_beat", "_tx_interval", "_rx_timeout",
