@@ -40,6 +40,9 @@ from typing import IO, Any
 from comet_core.bench import RESULTS
 from comet_core.bench.about import command_line, load, machine
 from comet_core.bench.comet_servers import Baseline, CometServe, Nchan, Server, Unavailable
+from comet_core.bench.report import fmt, markdown_table
+from comet_core.bench.report import text_table as report_table
+from comet_core.bench.report import write as save
 
 TRANSPORTS = ("longpoll", "sse", "stream")
 SERVERS = ("comet", "baseline", "nchan")
@@ -334,18 +337,11 @@ def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _fmt(v: Any, digits: int = 0) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, float | int):
-        return f"{v:,.{digits}f}"
-    return str(v)
-
-
 COLUMNS = ["transport", "N", "server", "held", "bytes per session", "first ms", "p50 ms",
            "p99 ms", "p99 of each run ms",
            "max ms", "received", "server CPU ms", "client CPU ms", "p99 ÷ ours",
            "memory ÷ ours", "problems"]
+LEFT = {0, 2}  # transport and server: words; the rest are figures
 
 
 def table_rows(report: dict[str, Any]) -> list[list[str]]:
@@ -362,28 +358,21 @@ def table_rows(report: dict[str, Any]) -> list[list[str]]:
         if r["status"] not in ("ok", "errors"):
             problems = r["status"]
         rows.append([TRANSPORT_NAMES[r["transport"]], f"{r['n']:,}", r["server"],
-                     _fmt(r.get("held")), _fmt(r.get("bytes_per_session")),
-                     _fmt(r.get("first_ms")), _fmt(r.get("p50_ms")), _fmt(r.get("p99_ms")),
-                     " · ".join(_fmt(v) for v in r.get("p99_runs_ms", [r.get("p99_ms")])),
-                     _fmt(r.get("max_ms")),
-                     _fmt(r.get("received")),
-                     _fmt(r["server_cpu_s"] * 1000 if "server_cpu_s" in r else None),
-                     _fmt(r.get("client_cpu_ms")),
-                     "ours" if ours else _fmt(rel.get("p99"), 2),
-                     "ours" if ours else _fmt(rel.get("memory"), 2),
+                     fmt(r.get("held")), fmt(r.get("bytes_per_session")),
+                     fmt(r.get("first_ms")), fmt(r.get("p50_ms")), fmt(r.get("p99_ms")),
+                     " · ".join(fmt(v) for v in r.get("p99_runs_ms", [r.get("p99_ms")])),
+                     fmt(r.get("max_ms")),
+                     fmt(r.get("received")),
+                     fmt(r["server_cpu_s"] * 1000 if "server_cpu_s" in r else None),
+                     fmt(r.get("client_cpu_ms")),
+                     "ours" if ours else fmt(rel.get("p99"), 2),
+                     "ours" if ours else fmt(rel.get("memory"), 2),
                      problems or "none"])
     return rows
 
 
 def text_table(report: dict[str, Any]) -> str:
-    rows = [COLUMNS, *table_rows(report)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS) - 1)]
-    lines = []
-    for row in rows:
-        cells = [c.ljust(w) if i in (0, 2) else c.rjust(w)
-                 for i, (c, w) in enumerate(zip(row, widths, strict=False))]
-        lines.append("  ".join([*cells, row[-1]]))
-    return "\n".join(lines)
+    return report_table(COLUMNS, table_rows(report), LEFT)
 
 
 def target_lines(report: dict[str, Any]) -> list[str]:
@@ -408,21 +397,13 @@ def markdown(report: dict[str, Any]) -> str:
     out = [f"Run on {report['date']}: {m['cpu']} ({m['cores']} cores), Python {m['python']}, "
            f"{m['system']}, {m['open_files']:,} open files per process. "
            + setting_line(report), "", f"Command: `{report['command']}`", "",
-           "| " + " | ".join(COLUMNS) + " |",
-           "|" + "|".join(["---", "---:", "---", *["---:"] * (len(COLUMNS) - 4), "---"]) + "|"]
-    out += ["| " + " | ".join(row) + " |" for row in table_rows(report)]
+           *markdown_table(COLUMNS, table_rows(report), LEFT)]
     out += ["", "Targets (issue 4), as this run measured them:", ""]
     out += [f"- {line}" for line in target_lines(report)]
     if report.get("skipped"):
         out += ["", "Not measured: " + "; ".join(f"{k}: {v}" for k, v in
                                                 report["skipped"].items()) + "."]
     return "\n".join(out) + "\n"
-
-
-
-
-
-
 
 
 # --- the command -----------------------------------------------------------------------------
@@ -543,13 +524,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def one_line(row: dict[str, Any]) -> str:
-    parts = [f"held {_fmt(row.get('held'))}", f"{_fmt(row.get('bytes_per_session'))} B/session",
-             f"first {_fmt(row.get('first_ms'))} p50 {_fmt(row.get('p50_ms'))} "
-             f"p99 {_fmt(row.get('p99_ms'))} "
-             f"max {_fmt(row.get('max_ms'))} ms",
-             f"received {_fmt(row.get('received'))}",
-             f"server CPU {_fmt(row.get('server_cpu_s'), 2)} s in the release",
-             f"setup {_fmt(row.get('setup_s'), 1)} s"]
+    parts = [f"held {fmt(row.get('held'))}", f"{fmt(row.get('bytes_per_session'))} B/session",
+             f"first {fmt(row.get('first_ms'))} p50 {fmt(row.get('p50_ms'))} "
+             f"p99 {fmt(row.get('p99_ms'))} "
+             f"max {fmt(row.get('max_ms'))} ms",
+             f"received {fmt(row.get('received'))}",
+             f"server CPU {fmt(row.get('server_cpu_s'), 2)} s in the release",
+             f"setup {fmt(row.get('setup_s'), 1)} s"]
     if row.get("errors"):
         parts.append("errors: " + "; ".join(f"{c} × {w}" for w, c in row["errors"].items()))
     if row["status"] not in ("ok", "errors"):
@@ -586,15 +567,4 @@ def profile_summary(path: Path, top: int = 25) -> str:
 
 
 def write(report: dict[str, Any], args: argparse.Namespace) -> None:
-    json_path, md_path = args.json, args.markdown
-    if getattr(args, "save", False):
-        stem = RESULTS / f"comet-{report['date'][:10]}"
-        json_path, md_path = stem.with_suffix(".json"), stem.with_suffix(".md")
-    if json_path and not args.from_json:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
-        print(f"wrote {json_path}")
-    if md_path:
-        md_path.parent.mkdir(parents=True, exist_ok=True)
-        md_path.write_text(markdown(report))
-        print(f"wrote {md_path}")
+    save(report, markdown(report), args, "comet")

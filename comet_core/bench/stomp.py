@@ -32,6 +32,9 @@ from typing import Any
 from comet_core.bench import RESULTS
 from comet_core.bench.about import command_line, machine
 from comet_core.bench.brokers import Login, Running, Unavailable, start
+from comet_core.bench.report import fmt, markdown_table
+from comet_core.bench.report import text_table as report_table
+from comet_core.bench.report import write as save
 from comet_core.bench.stomp_load import Target, publish, subscribe
 
 BROKERS = ("comet", "rabbitmq", "coilmq")
@@ -213,16 +216,9 @@ def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _fmt(v: Any, digits: int = 0) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, float | int):
-        return f"{v:,.{digits}f}"
-    return str(v)
-
-
 COLUMNS = ["scenario", "broker", "msg/s delivered", "per subscriber", "p50 ms", "p99 ms",
            "ours ÷ this", "broker CPU", "client CPU", "status"]
+LEFT = {0, 1}  # scenario and broker: words; the rest are figures
 
 
 def table_rows(report: dict[str, Any]) -> list[list[str]]:
@@ -234,12 +230,12 @@ def table_rows(report: dict[str, Any]) -> list[list[str]]:
         order[r["scenario"]], BROKERS.index(r["broker"]) if r["broker"] in BROKERS else 9))
     rows = []
     for r in results:
-        mark = "ours" if r["broker"] == "comet" else _fmt(
+        mark = "ours" if r["broker"] == "comet" else fmt(
             ratio.get((r["scenario"], r["broker"])), 2)
         client = max(r.get("subscriber_cpu", 0), r.get("publisher_cpu", 0))
-        rows.append([r["name"], r["broker"], _fmt(r.get("rate")),
-                     _fmt(r.get("rate_per_subscriber")), _fmt(r.get("p50_ms"), 1),
-                     _fmt(r.get("p99_ms"), 1), mark,
+        rows.append([r["name"], r["broker"], fmt(r.get("rate")),
+                     fmt(r.get("rate_per_subscriber")), fmt(r.get("p50_ms"), 1),
+                     fmt(r.get("p99_ms"), 1), mark,
                      f"{r['broker_cpu']:.0%}" if "broker_cpu" in r else "–",
                      f"{client:.0%}" + (" (client-bound?)" if client_bound(r) else "")
                      if "rate" in r else "–",
@@ -248,14 +244,7 @@ def table_rows(report: dict[str, Any]) -> list[list[str]]:
 
 
 def text_table(report: dict[str, Any]) -> str:
-    rows = [COLUMNS, *table_rows(report)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS) - 1)]
-    lines = []
-    for row in rows:
-        cells = [c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(
-            row, widths, strict=False))]
-        lines.append("  ".join([*cells, row[-1]]))
-    return "\n".join(lines)
+    return report_table(COLUMNS, table_rows(report), LEFT)
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -263,17 +252,11 @@ def markdown(report: dict[str, Any]) -> str:
     m = report["machine"]
     out = [f"Run on {report['date']}: {m['cpu']} ({m['cores']} cores), Python {m['python']}, "
            f"{m['system']}.", "", f"Command: `{report['command']}`", "",
-           "| " + " | ".join(COLUMNS) + " |",
-           "|" + "|".join(["---", "---", *["---:"] * (len(COLUMNS) - 3), "---"]) + "|"]
-    out += ["| " + " | ".join(row) + " |" for row in table_rows(report)]
+           *markdown_table(COLUMNS, table_rows(report), LEFT)]
     if report["skipped"]:
         out += ["", "Not measured: " + "; ".join(f"{k}: {v}" for k, v in
                                                 report["skipped"].items()) + "."]
     return "\n".join(out) + "\n"
-
-
-
-
 
 
 # --- the command -----------------------------------------------------------------------------
@@ -325,9 +308,7 @@ def run(args: argparse.Namespace) -> int:
     if args.from_json:
         report = json.loads(args.from_json.read_text())
         print(text_table(report))
-        if args.markdown:
-            args.markdown.write_text(markdown(report))
-            print(f"wrote {args.markdown}")
+        write(report, args)
         return 0
     names = [b.strip() for b in args.brokers.split(",") if b.strip()]
     unknown = set(names) - set(BROKERS)
@@ -358,7 +339,7 @@ def run(args: argparse.Namespace) -> int:
             finally:
                 broker.stop()
             report["results"].append(row)
-            print(f"{_fmt(row.get('rate'))} msg/s, {row['status']}", flush=True)
+            print(f"{fmt(row.get('rate'))} msg/s, {row['status']}", flush=True)
     report["ratios"] = ratios(report["results"])
     print()
     print(text_table(report))
@@ -376,15 +357,4 @@ def _from_cli() -> bool:
 
 
 def write(report: dict[str, Any], args: argparse.Namespace) -> None:
-    json_path, md_path = args.json, args.markdown
-    if args.save:
-        stem = RESULTS / f"stomp-{report['date'][:10]}"
-        json_path, md_path = stem.with_suffix(".json"), stem.with_suffix(".md")
-    if json_path:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
-        print(f"wrote {json_path}")
-    if md_path:
-        md_path.parent.mkdir(parents=True, exist_ok=True)
-        md_path.write_text(markdown(report))
-        print(f"wrote {md_path}")
+    save(report, markdown(report), args, "stomp")
