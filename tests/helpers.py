@@ -103,6 +103,14 @@ def check_cli(part: int, path: Path, timeout: float = 180) -> subprocess.Complet
                           timeout=timeout)
 
 
+def attempt(tmp_path: Path, source: str, old: str, new: str) -> Path:
+    """A student's attempt: `source` (a solution's text) with `old` replaced by `new`."""
+    assert old in source
+    path = tmp_path / "attempt.py"
+    path.write_text(source.replace(old, new))
+    return path
+
+
 def code_of(path: Path) -> str:
     """A Python file's code without its module docstring, to compare two files' code."""
     import ast

@@ -30,11 +30,7 @@ check_cli = partial(helpers.check_cli, 1)
 
 def variant(tmp_path: Path, release: str) -> Path:
     """The solution with its release step replaced by `release`."""
-    source = SOLUTION.read_text()
-    assert RELEASE in source
-    path = tmp_path / "attempt.py"
-    path.write_text(source.replace(RELEASE, release))
-    return path
+    return helpers.attempt(tmp_path, SOLUTION.read_text(), RELEASE, release)
 
 
 def test_the_solution_passes_through_the_command_line() -> None:

@@ -26,10 +26,7 @@ check_cli = partial(helpers.check_cli, 2)
 
 
 def variant(tmp_path: Path, old: str, new: str) -> Path:
-    assert old in SOURCE
-    path = tmp_path / "attempt.py"
-    path.write_text(SOURCE.replace(old, new))
-    return path
+    return helpers.attempt(tmp_path, SOURCE, old, new)
 
 
 def test_the_solution_passes_through_the_command_line() -> None:

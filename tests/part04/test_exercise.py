@@ -30,11 +30,7 @@ check_cli = partial(helpers.check_cli, 4)
 
 
 def with_accept(tmp_path: Path, body: str) -> Path:
-    source = SOLUTION.read_text()
-    assert BODY in source
-    path = tmp_path / "attempt.py"
-    path.write_text(source.replace(BODY, body))
-    return path
+    return helpers.attempt(tmp_path, SOLUTION.read_text(), BODY, body)
 
 
 def test_the_solution_passes_through_the_command_line() -> None:
