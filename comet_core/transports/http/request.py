@@ -162,14 +162,12 @@ class CometChannel(HTTPChannel):
         response, nor when the next request's bytes may be here already (buffered, or in
         the bytes being read: a request answered while it is read).
         """
-        if (self.persistent and not self._reading and not self._dataBuffer
-                and self not in PIPELINED):
+        if self.persistent and not self._reading and not self._dataBuffer:
             self.idle_since = self.factory.reactor.seconds()
         elif not later(self._request_done, request):  # in a batch: once its bytes left
             self._request_done(request)
 
     def _request_done(self, request: Request) -> None:
-        PIPELINED.discard(self)
         if request._disconnected:
             return  # the connection was lost meanwhile: nothing left to do
         self.requestDone(request)
@@ -207,6 +205,7 @@ class CometChannel(HTTPChannel):
         super().allContentReceived()
 
     def requestDone(self, request: Request) -> None:  # noqa: N802
+        PIPELINED.discard(self)  # what was buffered is read now (whoever finished the request)
         super().requestDone(request)
         if not self._handlingRequest:  # a pipelined request may have started meanwhile
             self.idle_since = self.factory.reactor.seconds()
@@ -217,9 +216,9 @@ class CometChannel(HTTPChannel):
         super().connectionLost(reason)
 
 
-#: Connections that received bytes while a request was under way (a pipelined request):
-#: their next answer's bookkeeping cannot wait for more bytes. A set, so that asking does
-#: not touch the connection (thousands are asked about in a fan-out).
+#: Connections that received bytes while a request was under way (a pipelined request),
+#: until that request is done: what `_dataBuffer` says, in a set, so that a fan-out can
+#: ask about thousands of connections without touching them (`wire.answer_poll`).
 PIPELINED: set[CometChannel] = set()
 
 
