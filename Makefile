@@ -9,8 +9,11 @@ PORT   ?= 8000
 HOST   ?= 127.0.0.1
 STOMP_PORT ?= 61613
 SPHINXOPTS ?= -W -n --keep-going -q
+# Sphinx's saved state (doctrees: pages as parsed, solutions and paths of this machine included)
+# lives beside the sites, never inside a folder that `serve` publishes.
+DOCTREES := _build/doctrees
 
-.PHONY: setup docs docs-student serve test pytest lint docs-test clean
+.PHONY: setup docs docs-student serve test pytest lint docs-test clean lab
 
 # npm packages the browser tests use (e.g. @stomp/stompjs); without npm those tests skip.
 NODE_LOCK  := $(wildcard tests/browser/package-lock.json)
@@ -32,11 +35,12 @@ tests/browser/node_modules/.installed: tests/browser/package-lock.json
 
 # The site, as readers see it. Notebooks are executed, and re-executed only when they change.
 docs: $(STAMP)
-	COMET_NB_EXECUTION=cache $(PY) -m sphinx -b html $(SPHINXOPTS) . _build/html
+	COMET_NB_EXECUTION=cache $(PY) -m sphinx -b html -d $(DOCTREES)/html $(SPHINXOPTS) . _build/html
 
 # The student handout: the same site without the exercise solutions.
 docs-student: $(STAMP)
-	COMET_NB_EXECUTION=cache $(PY) -m sphinx -b html -t student $(SPHINXOPTS) . _build/student
+	COMET_NB_EXECUTION=cache $(PY) -m sphinx -b html -t student -d $(DOCTREES)/student \
+	  $(SPHINXOPTS) . _build/student
 
 serve: docs
 	$(PY) -m comet_core serve --host $(HOST) --port $(PORT) --stomp-port $(STOMP_PORT) --docs _build/html
@@ -49,10 +53,23 @@ pytest: $(STAMP) $(NODE_STAMP)
 
 # A fresh build with every notebook executed anew, so a change to comet_core re-runs them.
 docs-test: $(STAMP)
-	rm -rf _build/test-html
-	COMET_NB_EXECUTION=force $(PY) -m sphinx -E -b html $(SPHINXOPTS) . _build/test-html
+	rm -rf _build/test-html $(DOCTREES)/test-html
+	COMET_NB_EXECUTION=force $(PY) -m sphinx -E -b html -d $(DOCTREES)/test-html $(SPHINXOPTS) \
+	  . _build/test-html
 
 test: lint pytest docs-test docs-student
+
+# JupyterLab on the walkthroughs in notebooks/, from the project's environment. Jupyter is the
+# optional extra `lab`, installed into .venv the first time, so that a plain install stays small.
+LAB_STAMP := $(VENV)/.lab-installed
+
+$(LAB_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,lab]'
+	@touch $(LAB_STAMP)
+
+# (Jupyter refuses to run as root unless told, so as root it is told.)
+lab: $(LAB_STAMP)
+	$(PY) -m jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/
 
 clean:
 	rm -rf _build

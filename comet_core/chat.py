@@ -31,6 +31,14 @@ covers the tab closed without a goodbye, and needs nothing from the transports (
 works through a relay to another broker). The page says ``leave`` when it can, which is
 only a faster path.
 
+Anyone may publish anything on a topic, so both sides check what they receive against the
+same rules, and skip (and log) what breaks them; nothing received is ever fatal. A chat
+line (`chat_line`) has exactly the five fields above: ``id`` 1 to 100 of ``A-Z a-z 0-9 _ -``;
+``nick`` 1 to 32 printable characters, without spaces at either end; ``text`` 1 to 2,000
+characters, without control characters; ``at`` a whole number of milliseconds since 1970,
+before the year 2100 (`LAST_AT`). Other fields are dropped. The page (``chat.js``,
+``lineProblem``) checks the same, in characters as Python counts them (code points).
+
 `ChatRooms` is the sans-IO core (fed bodies and the time, returning what to publish);
 `ChatService` attaches it to a `comet_core.hub.Hub`. Everything is bounded: rooms, members
 per room, messages kept per room, the length of names and texts.
@@ -39,13 +47,18 @@ per room, messages kept per room, the length of names and texts.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from twisted.logger import Logger
+
 from comet_core.flow import Gate
 from comet_core.hub import Hub, Message, Queue, Topic
+
+log = Logger(namespace="comet_core.chat")
 
 ROOM_PREFIX = "/topic/chat."
 SERVICE = "/queue/chat.service"
@@ -55,6 +68,15 @@ REPLY_PREFIX = "/topic/chat.reply."
 ROOM_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 #: Client ids: chosen at random by each page.
 CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+#: Message ids: the page's client id and a counter.
+MESSAGE_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
+#: What a text may not contain: control characters, and halves of a surrogate pair (JSON
+#: can carry one alone; it has no UTF-8 encoding).
+NOT_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+#: The latest time a line may carry: 2100-01-01, in milliseconds since 1970.
+LAST_AT = 4_102_444_800_000
+#: The longest history or member list a page shows (``MAX_LIST`` in chat.js).
+CHAT_LIST_MAX = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +86,8 @@ class ChatLimits:
     history: int = 50
     max_rooms: int = 200
     max_members: int = 200
+    #: The length of a nickname and of a text, in characters: the chat's own rules (the
+    #: page checks the same numbers), not the server's to change.
     max_nick: int = 32
     max_text: int = 2000
     #: Seconds between a page's ``beat`` requests (told to it in the welcome).
@@ -83,6 +107,32 @@ def valid_nick(nick: object, limits: ChatLimits) -> bool:
     """
     return (isinstance(nick, str) and 0 < len(nick) <= limits.max_nick
             and nick.isprintable() and nick.strip() == nick and nick != "")
+
+
+class BadLine(ValueError):
+    """What is wrong with something that was meant to be a chat line (for the log)."""
+
+
+def chat_line(document: object, limits: ChatLimits) -> dict:
+    """The chat line `document` is, with only its five fields; `BadLine` saying what is
+    wrong when it is not one. The one definition of a line on the server side."""
+    if not isinstance(document, dict) or document.get("type") != "message":
+        raise BadLine("not a chat line")
+    ident, nick = document.get("id"), document.get("nick")
+    text, at = document.get("text"), document.get("at")
+    if not (isinstance(ident, str) and MESSAGE_ID.fullmatch(ident)):
+        raise BadLine("its id is not 1 to 100 of A-Z a-z 0-9 _ -")
+    if not valid_nick(nick, limits):
+        raise BadLine(f"its nick is not 1 to {limits.max_nick} printable characters")
+    if not (isinstance(text, str) and 0 < len(text) <= limits.max_text):
+        raise BadLine(f"its text is not 1 to {limits.max_text} characters")
+    if NOT_TEXT.search(text):
+        raise BadLine("its text has control characters")
+    if isinstance(at, float) and math.isfinite(at) and at.is_integer():
+        at = int(at)
+    if not (type(at) is int and 0 <= at <= LAST_AT):
+        raise BadLine("its time is not a whole number of milliseconds from 1970 to 2100")
+    return {"type": "message", "id": ident, "nick": nick, "text": text, "at": at}
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,23 +179,23 @@ class ChatRooms:
     def watched(self) -> set[str]:
         return {ROOM_PREFIX + name for name in self.rooms}
 
-    def room_message(self, destination: str, body: bytes, now: float) -> None:
-        """A message published in a room: keep it in the history if it is a chat line."""
+    def room_message(self, destination: str, body: bytes, now: float) -> str | None:
+        """A message published in a room: kept in the history if it is a chat line (see
+        `chat_line`). Returns why it was not, for the log; None when it was kept or was
+        one of our own notices."""
         room = self.rooms.get(destination[len(ROOM_PREFIX):])
         if room is None:
-            return
+            return None
         document = _load(body)
-        if document is None or document.get("type") != "message":
-            return  # our own notices, or something that is not a chat line
-        nick, text, ident = document.get("nick"), document.get("text"), document.get("id")
-        if not (valid_nick(nick, self.limits) and isinstance(text, str)
-                and 0 < len(text) <= self.limits.max_text
-                and isinstance(ident, str) and len(ident) <= 100):
-            return
-        at = document.get("at")
-        room.history.append({"type": "message", "id": ident, "nick": nick, "text": text,
-                             "at": at if isinstance(at, int | float) else None})
+        if document is not None and document.get("type") in ("join", "leave"):
+            return None  # our own notices
+        try:
+            line = chat_line(document, self.limits)
+        except BadLine as exc:
+            return str(exc)
+        room.history.append(line)
         room.last_active = now
+        return None
 
     def request(self, body: bytes, now: float) -> list[Publish]:
         """A request from a page on `SERVICE`; what to publish in answer."""
@@ -231,14 +281,20 @@ class ChatRooms:
 
 
 def _refused(reply: str, room: object, reason: str) -> Publish:
+    """A refusal; the room is named only when it is a room name (never echo garbage)."""
     return Publish(reply, _encode({"type": "refused",
-                                   "room": room if isinstance(room, str) else None,
+                                   "room": room if valid_room(room) else None,
                                    "reason": reason}))
 
 
+def _not_json(constant: str) -> float:
+    raise ValueError(f"{constant} is not JSON")
+
+
 def _load(body: bytes) -> dict | None:
+    """A JSON object, or None: not JSON (NaN and Infinity neither), or not an object."""
     try:
-        document = json.loads(body)
+        document = json.loads(body, parse_constant=_not_json)
     except (ValueError, RecursionError):
         return None
     return document if isinstance(document, dict) else None
@@ -297,7 +353,10 @@ class ChatService:
         self._apply(self.rooms.request(message.body, self.clock()))
 
     def _on_room(self, message: Message) -> None:
-        self.rooms.room_message(message.destination, message.body, self.clock())
+        problem = self.rooms.room_message(message.destination, message.body, self.clock())
+        if problem is not None:
+            log.info("chat: not kept in the history of {room}: {problem}",
+                     room=message.destination[len(ROOM_PREFIX):], problem=problem)
 
     def tick(self) -> None:
         self._apply(self.rooms.tick(self.clock()))

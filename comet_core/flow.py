@@ -26,15 +26,20 @@ class Gate:
     owner when the backlog has drained. A publisher waits at most its flow timeout; when
     it gives up, the gate `expire`s: every publisher goes on, and none waits there again
     until the owner has drained (`open`), so a stuck consumer stalls its publishers once,
-    not once per message, and then meets the hard bounds. The waiter sets are emptied on
-    open and expiry, so no reference cycle outlives a congestion episode.
+    not once per message, and then meets the hard bounds. (A topic subscriber's gate
+    seldom gets that far: a subscriber that stays behind is disconnected sooner, which
+    opens its gate.) The waiter sets are emptied on open and expiry, so no reference
+    cycle outlives a congestion episode.
     """
 
-    __slots__ = ("waiters", "expired")
+    __slots__ = ("waiters", "expired", "topic")
 
-    def __init__(self) -> None:
+    def __init__(self, *, topic: bool = False) -> None:
         self.waiters: set[Publisher] | None = None
         self.expired = False
+        #: A topic subscriber's gate, where a publisher waits only briefly and seldom
+        #: (`SessionLimits.slow_consumer_timeout`); a queue's gate is not one.
+        self.topic = topic
 
     @property
     def armed(self) -> bool:

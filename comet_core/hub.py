@@ -24,11 +24,16 @@ Flow control: a publisher is not refused just because consumers are slow. When a
 finds a topic subscriber over its soft outbound bound, or a queue with subscribers that
 has filled past half its bound, the hub makes the publisher wait at that consumer's or
 queue's `Gate`: its session stops reading frames until the gate opens (the backlog has
-drained), so a publisher goes at the pace of its slowest consumer, as with RabbitMQ's
-credit flow. A wait lasts at most the publisher's ``flow_timeout``; then the gate
-`expires` and holds nobody until it next opens, and the hard bounds apply: a topic
-subscriber past its hard outbound bound is disconnected with ERROR "slow consumer", a full
-queue refuses the SEND with ERROR "queue full". Memory stays bounded either way.
+drained). A queue's publishers thus go at the pace of its consumers, and a queue message
+is never dropped. A topic's wait is short: a subscriber may stay behind for at most its
+``slow_consumer_timeout`` (1 s), and is then disconnected with ERROR "slow consumer",
+which opens its gate; so one subscriber that stops reading holds up a topic, and every
+other subscriber of it, for that long at most (and a publisher waits for topic
+subscribers one such time in ten at most, see `comet_core.stomp.session`). Any wait
+also ends after the publisher's ``flow_timeout``; then the gate `expires` and holds
+nobody until it next opens, and the hard bounds apply: a session past its hard outbound
+bound is disconnected with ERROR "slow consumer", a full queue refuses the SEND with
+ERROR "queue full". Memory stays bounded either way.
 
 The hub is sans-IO too: it is driven by the sessions, and it delivers by appending bytes to
 their outbound buffers. Consumers are `comet_core.stomp.session.Subscription` objects, used
@@ -44,6 +49,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from comet_core.budget import MemoryBudget
 from comet_core.flow import Gate, Publisher
 from comet_core.stomp.errors import StompError
 from comet_core.stomp.frames import encode_frame
@@ -276,6 +282,9 @@ class Hub:
         self.queues: dict[str, Queue] = {}
         #: Bytes waiting in all queues (`HubLimits.max_queued_bytes` bounds it).
         self.queued_bytes = 0
+        #: The memory budget (`comet_core.budget.MemoryBudget`) that the sessions on this
+        #: hub charge their buffers to; None: no global budget. The server sets it.
+        self.budget: MemoryBudget | None = None
         self._ids = itertools.count(1)
         # Message ids only need to be unique among this process's messages; the prefix
         # keeps two broker runs from reusing the same ids.

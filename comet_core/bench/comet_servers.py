@@ -163,7 +163,9 @@ class CometServe(Server):
         self.destination = f"/topic/{topic}"
         self.profile = profile
         argv = ["-m", "comet_core", "serve", "--host", HOST, "--port", "0",
-                "--stomp-port", "0", "--docs", str(docs)]
+                "--stomp-port", "0", "--docs", str(docs),
+                # Every client comes from one address here: no bound per address.
+                "--max-connections-per-address", "0", "--max-sessions-per-address", "0"]
         env = None
         if profile is not None:  # cProfile, switched on and off by signals (comet_profile)
             argv = ["-m", PROFILER, *argv[2:]]

@@ -82,10 +82,11 @@ class Clients:
             channel = self.site.buildProtocol(None)
             transport = _transport()
             channel.makeConnection(transport)
-            sid = self._ask(channel, transport, b"POST /comet/ HTTP/1.1\r\nHost: b\r\n"
+            sid = self._ask(channel, transport, b"POST /comet/ HTTP/1.1\r\nHost: localhost\r\n"
                             b"Content-Length: 0\r\n\r\n")
-            self._ask(channel, transport, b"POST /comet/%s/send?offset=0 HTTP/1.1\r\nHost: b"
-                      b"\r\nContent-Length: %d\r\n\r\n%s" % (sid, len(stomp), stomp))
+            self._ask(channel, transport, b"POST /comet/%s/send?offset=0 HTTP/1.1\r\n"
+                      b"Host: localhost\r\nContent-Length: %d\r\n\r\n%s"
+                      % (sid, len(stomp), stomp))
             ack = _acked(0, self._ask(channel, transport, _poll(sid, 0)))  # CONNECTED
             self.connections.append((channel, transport, sid, ack))
         if not carried:
@@ -126,7 +127,7 @@ class Clients:
 
 
 def _poll(sid: bytes, ack: int) -> bytes:
-    return b"GET /comet/%s/poll?ack=%d HTTP/1.1\r\nHost: b\r\n\r\n" % (sid, ack)
+    return b"GET /comet/%s/poll?ack=%d HTTP/1.1\r\nHost: localhost\r\n\r\n" % (sid, ack)
 
 
 def _acked(ack: int, body: bytes) -> int:

@@ -9,16 +9,18 @@ TCP transport uses) and moves bytes between them, doing for the STOMP session wh
 - The STOMP session's output goes into the comet session's downstream while it is
   `writable`. When it is not (the client has ``max_unacked`` bytes to acknowledge), the
   output stays in the STOMP session, whose slow-consumer policy applies as over TCP:
-  queues pause, topic publishers wait, and past ``outbound_hard`` the session ends with
-  ERROR "slow consumer". The ack that makes room calls `resume_writing`.
+  queues pause, and topic publishers wait, but for ``slow_consumer_timeout`` at most:
+  a browser that has not caught up by then (or at once, past ``outbound_hard``) has its
+  session ended with ERROR "slow consumer", so a browser that stops reading cannot hold
+  up a chat room for longer. The ack that makes room calls `resume_writing`.
 - Closing goes both ways, with a reason the client can read. When the STOMP session
   closes (DISCONNECT, an ERROR), its last bytes, often the ERROR frame, become the comet
   session's last bytes, and ``close_reason`` the reason sent after them. When the comet
   session ends first (its client went silent, or closed it), the STOMP session gets
   `connection_lost`: its subscriptions end and its unacknowledged queue messages go to
   other subscribers.
-- The STOMP timers (heart-beats, connect and flow-control timeouts) run on the store's
-  clock through the comet session's `next_deadline` and `tick`.
+- The STOMP timers (heart-beats, connect, flow-control and slow-consumer timeouts) run
+  on the store's clock through the comet session's `next_deadline` and `tick`.
 
 Wakeups: a message from another session reaches this STOMP session in the middle of that
 session's work, so the bridge does not move bytes then; it calls `on_wakeup`, and the

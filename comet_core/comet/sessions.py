@@ -69,6 +69,10 @@ class CometLimits:
 
     #: Sessions in one store (closing ones included): past it, `open` refuses.
     max_sessions: int = 20_000
+    #: Sessions opened from one client address (the transport says who the client is) at
+    #: most, so that one client cannot hold all of `max_sessions`; 0 for no bound. A
+    #: classroom of 60 behind one NAT address, with three tabs each, holds 180.
+    max_sessions_per_address: int = 256
     #: Seconds without any request (and none held open) after which a session ends.
     idle_timeout: float = 60.0
     #: Longest a request is held with nothing to send before its waiter's `idle` is

@@ -23,12 +23,22 @@ from comet_core.comet.ids import new_session_id
 from comet_core.comet.sessions import CometLimits, CometSession, State
 
 
+class TooManyFromAddress(TooManySessions):
+    """One client address holds ``CometLimits.max_sessions_per_address`` sessions already."""
+
+    status_hint = 429
+
+
 class SessionStore:
     """Every comet session of one server, by id."""
 
     def __init__(self, limits: CometLimits | None = None) -> None:
         self.limits = limits or CometLimits()
         self._sessions: dict[str, CometSession] = {}
+        #: The client each session was opened by (when the transport said), and how
+        #: many sessions each client holds.
+        self._client_of: dict[str, str] = {}
+        self._per_client: dict[str, int] = {}
         self._timers: list[tuple[float, int, CometSession]] = []
         self._serial = itertools.count()
 
@@ -42,19 +52,37 @@ class SessionStore:
         """The sessions (a snapshot: ending one while iterating is fine)."""
         return iter(list(self._sessions.values()))
 
-    def open(self, now: float) -> CometSession:
-        """A new session with a fresh random id. Raises `TooManySessions` at the bound."""
+    def open(self, now: float, client: str | None = None) -> CometSession:
+        """A new session with a fresh random id, for `client` (a key for the client's
+        address, None when unknown). Raises `TooManySessions` at the bound, and
+        `TooManyFromAddress` at the bound per client."""
         if len(self._sessions) >= self.limits.max_sessions:
             raise TooManySessions(
                 f"The server already holds {self.limits.max_sessions} sessions, its "
                 "maximum; try again later.")
+        per_client = self.limits.max_sessions_per_address
+        if client is not None and per_client > 0 and self.held_by(client) >= per_client:
+            raise TooManyFromAddress(
+                f"Too many sessions from your address: it holds {per_client}, the most one "
+                "address may; close some (or let them expire) and try again.")
         session_id = new_session_id()
         while session_id in self._sessions:  # 144 random bits: never, but cheap to be sure
             session_id = new_session_id()
         session = CometSession(session_id, now, self.limits, self)
         self._sessions[session_id] = session
+        if client is not None:
+            self._client_of[session_id] = client
+            self._per_client[client] = self._per_client.get(client, 0) + 1
         self._schedule(session)
         return session
+
+    def client_of(self, session_id: str) -> str | None:
+        """The client key `session_id` was opened for (None when unknown)."""
+        return self._client_of.get(session_id)
+
+    def held_by(self, client: str) -> int:
+        """How many sessions `client` holds."""
+        return self._per_client.get(client, 0)
 
     def get(self, session_id: str) -> CometSession:
         """The session with this id. Raises `UnknownSession` (the same for an id that
@@ -113,6 +141,14 @@ class SessionStore:
         heapq.heappush(self._timers, (deadline, next(self._serial), session))
 
     def _remove(self, session: CometSession) -> None:
-        if self._sessions.get(session.session_id) is session:
-            del self._sessions[session.session_id]
+        session_id = session.session_id
+        if self._sessions.get(session_id) is session:
+            del self._sessions[session_id]
+            client = self._client_of.pop(session_id, None)
+            if client is not None:
+                left = self._per_client[client] - 1
+                if left:
+                    self._per_client[client] = left
+                else:
+                    del self._per_client[client]
         session._queued_at = None

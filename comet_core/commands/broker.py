@@ -4,7 +4,8 @@ Clients such as stomp.py, stomper or a terminal connect to it on port 61613 by d
 Without --users anybody may connect; with it, only the users in the file may, with the
 passwords given there (one `user:password` per line, plain text: keep the file private).
 Ctrl-C (or SIGTERM) stops it cleanly: each client gets an ERROR saying so, then its
-connection closes.
+connection closes. Every bound is an option (`comet_core.stomp_options`, shared with
+`serve`); docs/reference/limits.md says what a client sees at each.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from comet_core.stomp.negotiation import parse_heart_beat
+from comet_core import stomp_options as limits
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,11 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="TCP port (default 61613; 0 picks a free one)")
     parser.add_argument("--users", type=Path, metavar="FILE",
                         help="require a login: a file of user:password lines")
-    parser.add_argument("--heart-beat", default="1000,1000", metavar="SX,SY",
-                        help="shortest heart-beat intervals the broker agrees to, in ms "
-                             "(sending, receiving; 0,0 turns heart-beats off)")
     parser.add_argument("--quiet", action="store_true",
                         help="do not log each connection")
+    limits.add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,25 +40,23 @@ def run(args: argparse.Namespace) -> int:
     )
 
     from comet_core.hub import Hub
-    from comet_core.stomp.session import SessionLimits
-    from comet_core.transports.auth import users_checker
+    from comet_core.transports.auth import throttled, users_checker
     from comet_core.transports.tcp import listen_stomp
 
     try:
-        heart_beat = parse_heart_beat(args.heart_beat)
-    except ValueError as exc:
-        print(f"error: --heart-beat {args.heart_beat}: {exc}", file=sys.stderr)
-        return 2
-    try:
+        settings = limits.settings_from(args)
         checker = users_checker(args.users)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if checker is not None:
+        checker = throttled(checker, settings.throttle())
 
     hub = Hub()
+    hub.budget = settings.budget()
     try:
         port = listen_stomp(reactor, hub, args.host, args.port, checker=checker,
-                            limits=SessionLimits(heart_beat=heart_beat))
+                            limits=settings.limits, backlog=settings.backlog)
     except CannotListenError as exc:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.socketError}",
               file=sys.stderr)

@@ -33,6 +33,9 @@ from comet_core.stomp.errors import (
 )
 
 __all__ = [
+    "MAX_FRAME_SIZE",
+    "MAX_HEADERS",
+    "MAX_HEADER_LENGTH",
     "RAW_COMMANDS",
     "VERSIONS",
     "Frame",
@@ -47,6 +50,12 @@ __all__ = [
 ]
 
 VERSIONS = ("1.0", "1.1", "1.2")
+
+#: The parser's default bounds: a frame of a 1 MiB body plus 64 KiB of command and
+#: headers, at most 1000 headers, each line at most 8 KiB.
+MAX_FRAME_SIZE = (1 << 20) + (64 << 10)
+MAX_HEADERS = 1000
+MAX_HEADER_LENGTH = 8192
 
 # Frames whose headers are never escaped, whatever the version (STOMP 1.1 and 1.2 say so
 # for CONNECT and CONNECTED; STOMP is 1.2's name for CONNECT): when they are sent, the
@@ -72,11 +81,17 @@ def _escape_12(text: str) -> str:
 
 
 def _unwritable(name: str, value: str, version: str, raw: bool) -> str | None:
-    """Why this header cannot be written unchanged (None if it can)."""
+    """Why this header cannot be written unchanged (None if it can).
+
+    No version can escape NUL, which ends a frame: a header holding one would let its
+    remainder be read as another frame. Where LF cannot be escaped (1.0, the raw frames) it
+    is refused; a CR is refused where no escape exists and it would end up before the
+    line's LF (a CR elsewhere is no line ending, in any version).
+    """
     if not name:
         return "a header name cannot be empty"
-    if "\0" in name:
-        return "a header name cannot contain NUL"
+    if "\0" in name or "\0" in value:
+        return f"header {name[:64]!r} holds a NUL, which would end the frame"
     if raw:
         if ":" in name or "\n" in name:
             return f"header name {name!r} needs escaping, which {version} frames lack"
@@ -172,9 +187,9 @@ class Frame:
         and, when the body is not empty, a true one is written after the other headers,
         so a body may hold NUL octets. Lines end with LF; a NUL ends the frame.
 
-        Raises ValueError for a header that this version cannot carry unchanged (a line
-        feed without escaping, a value ending in CR outside 1.2, an empty name) rather
-        than send a frame the peer would read differently.
+        Raises ValueError for a header that this version cannot carry unchanged (a NUL in
+        any version, a line feed without escaping, a value ending in CR outside 1.2, an
+        empty name) rather than send a frame the peer would read differently.
         """
         return encode_frame(self.command, self.headers, self.body, version)
 
@@ -234,7 +249,8 @@ class FrameParser:
     its version becomes the highest of the frame's ``accept-version`` that is also in
     `versions` (1.0 without the header; unchanged when there is none in common), and after
     a CONNECTED frame the frame's ``version``. It has to: a client may send frames right
-    behind its CONNECT, in the same read, before the session could set the version. The
+    behind its CONNECT, in the same read, before the session could set the version. A
+    header (name or value) holding a NUL is refused: no version can carry one. The
     session may still set `version` at any time; it applies to heads not yet read. The bounds
     are checked as bytes arrive; going past one raises the matching `LimitExceeded`.
     After any `StompError` the parser is dead: every later `feed` raises the same error.
@@ -244,9 +260,9 @@ class FrameParser:
         self,
         *,
         version: str = "1.0",
-        max_frame_size: int = 1 << 20,
-        max_headers: int = 64,
-        max_header_length: int = 8192,
+        max_frame_size: int = MAX_FRAME_SIZE,
+        max_headers: int = MAX_HEADERS,
+        max_header_length: int = MAX_HEADER_LENGTH,
         versions: Iterable[str] = VERSIONS,
     ) -> None:
         offered = set(versions)
@@ -410,6 +426,8 @@ class FrameParser:
             )
         if not rest:
             return command, [], None
+        if "\0" in rest:
+            raise self._nul_in_header(rest)
         count = rest.count("\n") + 1
         if count > self.max_headers:
             raise TooManyHeaders(
@@ -445,6 +463,22 @@ class FrameParser:
                 f"content-length must be a number of octets, got {length[:40]!r}.",
             )
         return command, headers, int(length)
+
+    @staticmethod
+    def _nul_in_header(lines: str) -> MalformedFrame:
+        """The error for header `lines` holding a NUL, naming the header.
+
+        A NUL ends a frame in every version and no version has an escape for it, so a
+        header holding one is never valid; forwarding it would let a sender end the
+        frame early and have the rest read by a subscriber as a frame of the server's.
+        """
+        line = lines[lines.rfind("\n", 0, lines.index("\0")) + 1:].partition("\n")[0]
+        name = line.partition(":")[0][:64]
+        return MalformedFrame(
+            f"NUL in header {name!r}",
+            f"Header {name!r} holds a NUL octet. A NUL ends a STOMP frame and no version "
+            "can escape it in a header; send such data in the body, with content-length.",
+        )
 
     def _follow_negotiation(self, command: str, headers: list[tuple[str, str]]) -> None:
         """Switch to the version that this CONNECT, STOMP or CONNECTED frame settles on."""
@@ -505,6 +539,13 @@ class FrameParser:
             f"A header line (or the command line) may be at most {self.max_header_length} bytes.",
             limit=self.max_header_length,
         )
+
+    def discard(self) -> None:
+        """Drop whatever is buffered (the connection ended; its memory goes back now)."""
+        self._buf = bytearray()
+        self._pos = self._scan = 0
+        self._state = _HEAD
+        self._track = -1
 
     def _compact(self) -> None:
         """Drop the consumed bytes (cheap: a bytearray drops its front in O(1))."""

@@ -43,19 +43,31 @@ Choices where the specification leaves them to the server:
   is a slow consumer.
 - Outbound bound (the slow-consumer policy): queue deliveries to a session whose unsent
   output exceeds ``outbound_soft`` pause; the messages stay in the queue for it or for
-  another subscriber. A topic delivery that leaves a session over ``outbound_soft`` makes
-  the publisher wait (flow control, see `comet_core.hub`) until that backlog has halved, so
-  a topic goes at the pace of its slowest subscriber that keeps reading; but a publisher
-  waits at most ``flow_timeout`` seconds, after which nobody waits for that subscriber
-  until it drains. A session whose unsent output passes ``outbound_hard`` (a subscriber
-  that stopped reading, or a client that never reads its receipts) is ended with ERROR
-  "slow consumer": its unsent messages are dropped (topic delivery is at most once) and
-  its unacknowledged queue messages go to other subscribers.
+  another subscriber. A topic delivery that leaves a session over ``outbound_soft`` (or a
+  topic subscription with a full ack window) puts the session *behind*: the publisher
+  waits (flow control, see `comet_core.hub`) until that backlog has halved, so a burst
+  goes at the pace of a subscriber that keeps reading. But a session may stay behind for
+  at most ``slow_consumer_timeout`` seconds (1 s): one that has not caught up by then is
+  ended with ERROR "slow consumer", so no subscriber holds up a topic, its publishers and
+  its other subscribers for longer. A publisher waits for topic subscribers for that long
+  at most, and then not again for ten times as long, so that subscribers falling behind
+  one after another cannot stall it either. (A publisher waits at most ``flow_timeout``
+  seconds at any gate, a queue's too.) A session whose unsent output passes
+  ``outbound_hard`` (a client that never reads its receipts, say) is ended in the same
+  way at once. Its unsent messages are dropped (topic delivery is at most once) and its
+  unacknowledged queue messages go to other subscribers.
 - Heart-beats: the server offers ``heart_beat`` (its sx,sy), so the negotiated intervals
   are never shorter than those; beats are an EOL sent when nothing else was sent for the
   interval. A client whose bytes stop for ``heart_beat_grace`` times its interval gets an
   ERROR "heart-beat timeout" and is closed. Not in 1.0, which has no heart-beats.
 - A client that sends no complete CONNECT within ``connect_timeout`` seconds is closed.
+- Memory budget: given one (`comet_core.budget`, usually the hub's), the session charges
+  it with its unfinished frame, held input and unsent output. A read that leaves more
+  unfinished input while the server's budget is exhausted ends the session with ERROR
+  "server busy"; a SEND while unsent output is part of the excess pauses reading (a
+  publisher's wait, without heart-beat timeout) until the budget frees.
+- A header holding a NUL is refused by the codec (ERROR "NUL in header ..."): no version
+  can carry one, and forwarding it would let the sender forge frames for subscribers.
 - Transactions hold their SEND, ACK and NACK frames (bounded by ``max_transactions`` and
   ``max_transaction_bytes``) and run them in order at COMMIT; ABORT, and the end of the
   connection, drop them. A SEND refused during COMMIT (queue full) ends the session with
@@ -77,7 +89,14 @@ from typing import TYPE_CHECKING
 from comet_core import __version__
 from comet_core.flow import Gate
 from comet_core.stomp.errors import StompError
-from comet_core.stomp.frames import Frame, FrameParser, encode_frame
+from comet_core.stomp.frames import (
+    MAX_FRAME_SIZE,
+    MAX_HEADER_LENGTH,
+    MAX_HEADERS,
+    Frame,
+    FrameParser,
+    encode_frame,
+)
 from comet_core.stomp.negotiation import (
     SUPPORTED_VERSIONS,
     heart_beat_intervals,
@@ -87,6 +106,7 @@ from comet_core.stomp.negotiation import (
 from comet_core.stomp.transactions import Transactions
 
 if TYPE_CHECKING:  # the hub imports this package: no import of it at run time
+    from comet_core.budget import MemoryBudget
     from comet_core.hub import Hub, Message, Queue, Topic
 
 
@@ -147,12 +167,14 @@ _SERVER_HEADERS = frozenset({"destination", "message-id", "subscription", "ack",
 class SessionLimits:
     """Every bound and timer of a session; the defaults suit a small public broker."""
 
-    # The codec's bounds for one frame (see `FrameParser`).
-    max_frame_size: int = 1 << 20
-    max_headers: int = 64
-    max_header_length: int = 8192
-    #: Bytes received while frames cannot be handled yet (login check, flow control).
-    max_held_bytes: int = (1 << 20) + (64 << 10)
+    # The codec's bounds for one frame (see `FrameParser`): a 1 MiB body and 64 KiB of
+    # command and headers; up to 1000 headers of up to 8 KiB each.
+    max_frame_size: int = MAX_FRAME_SIZE
+    max_headers: int = MAX_HEADERS
+    max_header_length: int = MAX_HEADER_LENGTH
+    #: Bytes received while frames cannot be handled yet (login check, flow control):
+    #: room for one frame of the largest size, and a little more.
+    max_held_bytes: int = MAX_FRAME_SIZE + (64 << 10)
     #: Unsent output past which queue deliveries pause and topic publishers wait.
     outbound_soft: int = 512 << 10
     #: Unsent output past which the session ends with ERROR "slow consumer".
@@ -168,8 +190,13 @@ class SessionLimits:
     #: (sx, sy) of CONNECTED, in ms: the shortest intervals the server agrees to.
     heart_beat: tuple[int, int] = (1000, 1000)
     heart_beat_grace: float = 2.0
-    connect_timeout: float = 60.0
+    #: Seconds from connecting to a complete CONNECT (and its login verdict).
+    connect_timeout: float = 10.0
+    #: Longest a publisher waits for a queue (or a topic subscriber) to catch up.
     flow_timeout: float = 10.0
+    #: Longest a topic subscriber may stay behind (output over ``outbound_soft``, or its
+    #: ack window full), holding its publishers; then it ends with ERROR "slow consumer".
+    slow_consumer_timeout: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +209,11 @@ class LoginRequest:
 
 
 _DEFAULT_LIMITS = SessionLimits()  # frozen: one shared by every session given none
+_FOREVER = float("inf")
+#: A publisher waits for topic subscribers for one ``slow_consumer_timeout`` at most, and
+#: then not again until this many of them have passed: subscribers that fall behind one
+#: after another take at most a tenth of a publisher's time.
+TOPIC_WAIT_SPACING = 10
 _NO_GATES: frozenset[Gate] = frozenset()
 
 
@@ -253,7 +285,11 @@ class Subscription:
         out += message.encoded(session.version)
         if not pending and session.on_wakeup is not None:
             session.on_wakeup()
-        return len(out) > session._soft or (unacked is not None and len(unacked) >= self.window)
+        if len(out) > session._soft or (unacked is not None and len(unacked) >= self.window):
+            if session._behind_since is None:
+                session._fell_behind()
+            return True
+        return False
 
     def ready(self) -> bool:
         """May a queue hand this subscription a message now?"""
@@ -304,16 +340,21 @@ class ServerSession:
                  "login_request", "close_reason", "failure", "on_wakeup", "carry", "gate",
                  "_clock", "_defer_login", "_parser", "_out", "_soft", "_hard", "_v12", "_subs",
                  "_by_serial", "_serials", "_transactions", "_starved", "_pump_after",
-                 "_gates", "_waiting_since", "_held_frames", "_held_bytes", "_held_error",
+                 "_gates", "_waiting_since", "_topic_wait_from", "_behind_since",
+                 "_held_frames", "_held_bytes",
+                 "_held_error",
                  "_connect_deadline", "_client_heart_beat", "_tx_interval", "_rx_timeout",
-                 "_last_tx", "_last_rx")
+                 "_last_tx", "_last_rx", "_budget", "_charged_in", "_charged_out",
+                 "_blocked")
 
     def __init__(self, hub: Hub, *, limits: SessionLimits | None = None,
                  clock: Callable[[], float] = time.monotonic, session_id: str | None = None,
                  server_name: str = f"comet_core/{__version__}",
-                 defer_login: bool = False) -> None:
+                 defer_login: bool = False, budget: MemoryBudget | None = None) -> None:
         """`defer_login`: wait for the adapter's verdict on each login (the TCP adapter
-        uses twisted.cred); when False every login is accepted at once."""
+        uses twisted.cred); when False every login is accepted at once. `budget`: the
+        server's memory budget that the session charges its buffers to; the hub's
+        ``budget`` when not given (None: no budget)."""
         self.hub = hub
         self.limits = limits = limits or _DEFAULT_LIMITS
         self.session_id = session_id or secrets.token_hex(8)
@@ -331,7 +372,7 @@ class ServerSession:
         #: the frame's bytes; True means it took them (they are not buffered, and no
         #: wakeup follows). A fan-out then skips the buffer and the adapter's round.
         self.carry: Callable[[bytes], bool] | None = None
-        self.gate = Gate()
+        self.gate = Gate(topic=True)  # held by topic deliveries only
         self._clock = clock
         self._defer_login = defer_login
         self._parser = FrameParser(max_frame_size=limits.max_frame_size,
@@ -350,6 +391,9 @@ class ServerSession:
         # Flow control: the gates this session (as a publisher) waits at.
         self._gates: set[Gate] | frozenset[Gate] = _NO_GATES  # a set while waiting
         self._waiting_since = 0.0
+        self._topic_wait_from = -_FOREVER  # when its last wait for topic subscribers began
+        # When a topic delivery last found this session behind (None: it is not).
+        self._behind_since: float | None = None
         # Input that cannot be handled yet.
         self._held_frames: list[Frame] | None = None
         self._held_bytes: bytearray | None = None
@@ -362,6 +406,11 @@ class ServerSession:
         self._rx_timeout = 0.0   # silence after which the client is dropped
         self._last_tx = now
         self._last_rx = now
+        # The server's memory budget, what this session holds charged to it, and whether
+        # it waits (as a publisher) for the budget to free up.
+        self._budget = budget if budget is not None else getattr(hub, "budget", None)
+        self._charged_in = self._charged_out = 0
+        self._blocked = False
 
     # --- the adapter's interface -------------------------------------------------------
 
@@ -371,8 +420,9 @@ class ServerSession:
 
     @property
     def reading_paused(self) -> bool:
-        """True while the session cannot handle frames: login check, or flow control."""
-        return self.state is State.LOGGING_IN or bool(self._gates)
+        """True while the session cannot handle frames: login check, flow control, or a
+        publisher blocked by the memory budget."""
+        return self.state is State.LOGGING_IN or bool(self._gates) or self._blocked
 
     @property
     def subscriptions(self) -> dict[str, Subscription]:
@@ -384,14 +434,24 @@ class ServerSession:
             return
         if self._rx_timeout:
             self._last_rx = self._clock()
+        budget = self._budget
+        before = self._input_held() if budget is not None else 0
         if self.reading_paused or self._held_frames or self._held_bytes:
             self._hold(data)
             self.resume()
-            return
-        self._feed(data)
+        else:
+            self._feed(data)
+        if budget is not None:
+            self._check_budget(before)
 
     def resume(self) -> None:
         """Handle what was held while reading was paused, if it no longer is."""
+        budget = self._budget
+        if budget is not None:  # the adapters call this every round: charge new output
+            out = len(self._out)
+            if out > self._charged_out:
+                budget.output += out - self._charged_out
+                self._charged_out = out
         if not (self._held_frames or self._held_bytes or self._held_error is not None):
             return  # nothing held (the usual case)
         while not self.reading_paused and self.state is not State.CLOSED:
@@ -407,6 +467,8 @@ class ServerSession:
                 self._feed(data)
             else:
                 break
+        if budget is not None:
+            self._account()  # what was held moved to the parser or was handled
 
     def data_to_send(self) -> bytes:
         """All output produced so far (empty when there is none); the buffer is emptied."""
@@ -415,9 +477,13 @@ class ServerSession:
             return b""
         data = bytes(out)
         out.clear()
+        charged = self._charged_out
+        if charged:  # the output left: give its share back
+            self._charged_out = 0
+            self._budget.sent(charged)  # type: ignore[union-attr]
         if self._tx_interval:
             self._last_tx = self._clock()
-        if self.gate.armed:
+        if self.gate.armed or self._behind_since is not None:
             self._maybe_open_gate()
         if self._starved:
             self._starved = False
@@ -441,12 +507,17 @@ class ServerSession:
         deadline = None
         if self._tx_interval:
             deadline = self._last_tx + self._tx_interval
-        if self._rx_timeout and not self._gates:
+        if self._rx_timeout and not (self._gates or self._blocked):
             rx = self._last_rx + self._rx_timeout
             deadline = rx if deadline is None else min(deadline, rx)
         if self._gates:
             flow = self._waiting_since + self.limits.flow_timeout
+            if any(gate.topic for gate in self._gates):
+                flow = min(flow, self._topic_wait_from + self.limits.slow_consumer_timeout)
             deadline = flow if deadline is None else min(deadline, flow)
+        if self._behind_since is not None:
+            behind = self._behind_since + self.limits.slow_consumer_timeout
+            deadline = behind if deadline is None else min(deadline, behind)
         return deadline
 
     def tick(self, now: float | None = None) -> None:
@@ -466,7 +537,16 @@ class ServerSession:
             return
         if self._gates and now >= self._waiting_since + self.limits.flow_timeout:
             self._stop_waiting(now)
-        if self._rx_timeout and not self._gates and now - self._last_rx >= self._rx_timeout:
+        if self._gates and now >= self._topic_wait_from + self.limits.slow_consumer_timeout:
+            self._stop_waiting_for_topics()
+        if (self._behind_since is not None
+                and now >= self._behind_since + self.limits.slow_consumer_timeout):
+            self._maybe_open_gate()
+            if self._behind_since is not None:
+                self._cut_behind()
+                return
+        if self._rx_timeout and not (self._gates or self._blocked) \
+                and now - self._last_rx >= self._rx_timeout:
             cx = self._client_heart_beat[0]
             self._error("heart-beat timeout", (
                 f"Nothing arrived from the client for {now - self._last_rx:.1f} seconds, "
@@ -518,12 +598,14 @@ class ServerSession:
         if self.state is not State.CLOSED:
             self._close(reason, "connection lost")
         self._out.clear()
+        if self._budget is not None:
+            self._account()
         self.on_wakeup = self.carry = None
 
     # --- flow control (the hub's Publisher interface) ------------------------------------
 
     def wait_at(self, gate: Gate) -> None:
-        if self.state is not State.CONNECTED:
+        if self.state is not State.CONNECTED or (gate.topic and not self._may_wait_for_topic()):
             gate.leave(self)
             return
         if not self._gates:
@@ -538,6 +620,25 @@ class ServerSession:
             self._last_rx = self._clock()
             self._wake()
 
+    def _may_wait_for_topic(self) -> bool:
+        """Within the current wait for topic subscribers, or past `TOPIC_WAIT_SPACING` of
+        them since it began (a new one begins); otherwise the publisher goes on."""
+        now = self._clock()
+        timeout = self.limits.slow_consumer_timeout
+        start = self._topic_wait_from
+        if now < start + timeout:
+            return True
+        if now >= start + TOPIC_WAIT_SPACING * timeout:
+            self._topic_wait_from = now
+            return True
+        return False
+
+    def _stop_waiting_for_topics(self) -> None:
+        """Its wait for topic subscribers is over: those still behind are cut by their own
+        timers; until then nobody waits for them (their gates expire)."""
+        for gate in [g for g in self._gates if g.topic]:
+            gate.expire()
+
     def _stop_waiting(self, now: float) -> None:
         """The flow timeout passed: stop waiting, and let nobody wait at these gates again
         until they open (the hard bounds take over)."""
@@ -548,13 +649,77 @@ class ServerSession:
         self._last_rx = now
 
     def _maybe_open_gate(self) -> None:
-        if len(self._out) > self._soft // 2:
+        """Open the gate once caught up: output down to half the soft bound, and no
+        topic subscription with a full ack window. That also ends being behind."""
+        if len(self._out) > self._soft // 2 or self._full_topic_window() is not None:
             return
+        self._behind_since = None
+        self.gate.open()
+
+    def _full_topic_window(self) -> Subscription | None:
         for sub in self._subs.values():
             if (sub.unacked is not None and sub.target is not None and sub.target.kind == "topic"
                     and len(sub.unacked) >= sub.window):
-                return
-        self.gate.open()
+                return sub
+        return None
+
+    def _fell_behind(self) -> None:
+        """A topic delivery found this session congested: from now on it has
+        ``slow_consumer_timeout`` seconds to catch up (the wakeup lets the adapter move
+        its timer to that deadline)."""
+        self._behind_since = self._clock()
+        self._wake()
+
+    def _cut_behind(self) -> None:
+        """A topic subscriber stayed behind too long: end it rather than hold its
+        publishers, and every other subscriber of their topics, any longer."""
+        timeout = self.limits.slow_consumer_timeout
+        sub = self._full_topic_window()
+        if len(self._out) <= self._soft // 2 and sub is not None:
+            self._slow_consumer(
+                f"Subscription {sub.id!r} has had {len(sub.unacked or ())} messages awaiting "
+                f"ACK, its window, for {timeout:g} seconds; a topic subscriber may hold up "
+                f"its publishers for at most {timeout:g} seconds.")
+            return
+        self._slow_consumer(
+            f"{len(self._out)} bytes of messages waited for this client to read them, over "
+            f"the bound of {self._soft}, for {timeout:g} seconds; a topic subscriber may "
+            f"hold up its publishers for at most {timeout:g} seconds.")
+
+    # --- the memory budget (`comet_core.budget`) ------------------------------------------
+
+    def budget_freed(self) -> None:
+        """The budget is back under its resume level: read from this publisher again."""
+        self._blocked = False
+        if self.state is State.CONNECTED:
+            self._last_rx = self._clock()  # its bytes were not read meanwhile
+            self._wake()
+
+    def _input_held(self) -> int:
+        held = self._held_bytes
+        return self._parser.buffered + (len(held) if held else 0)
+
+    def _account(self) -> None:
+        """Charge the budget with what this session holds now (input and unsent output)."""
+        held, out = self._input_held(), len(self._out)
+        if held != self._charged_in or out != self._charged_out:
+            delta_in, delta_out = held - self._charged_in, out - self._charged_out
+            self._charged_in, self._charged_out = held, out
+            self._budget.charge(delta_in, delta_out)  # type: ignore[union-attr]
+
+    def _check_budget(self, before: int) -> None:
+        """After a read: refuse input that grew while the budget is exhausted (but not
+        from a publisher the budget blocked: its adapter has stopped reading, and what
+        was on its way is held, within ``max_held_bytes``)."""
+        self._account()
+        budget = self._budget
+        assert budget is not None
+        if budget.exhausted and not self._blocked and self.state is not State.CLOSED \
+                and self._input_held() > before:
+            self._error("server busy", (
+                "The server already holds as much unfinished and unsent data as its memory "
+                f"budget allows ({budget.limit} bytes), so this connection's unfinished "
+                "frame cannot be kept. Send it again in a moment."))
 
     # --- input -------------------------------------------------------------------------
 
@@ -575,7 +740,9 @@ class ServerSession:
             error = None
         except StompError as exc:
             frames, error = exc.frames, exc
-        if not self._run(frames):
+        if not self._run(frames) or self.reading_paused:
+            # Behind a CONNECT whose login is being checked, a bad frame's ERROR waits for
+            # the verdict, so that the client sees CONNECTED (or a refusal) first.
             if error is not None and self.state is not State.CLOSED:
                 self._held_error = error
             return
@@ -674,6 +841,11 @@ class ServerSession:
     def _publish(self, frame: Frame, destination: str) -> None:
         headers = [h for h in frame.headers if h[0] not in _SERVER_HEADERS]
         self.hub.publish(destination, headers, frame.body, self)
+        budget = self._budget
+        if budget is not None and budget.publishers_wait and not self._blocked \
+                and self.state is State.CONNECTED:
+            self._blocked = True  # read no more from this publisher until the budget frees
+            budget.block(self)
 
     def _on_subscribe(self, frame: Frame) -> None:
         destination = self._require(frame, "destination")
@@ -802,7 +974,7 @@ class ServerSession:
         self._maybe_open_gate_if_waited()
 
     def _maybe_open_gate_if_waited(self) -> None:
-        if self.gate.armed:
+        if self.gate.armed or self._behind_since is not None:
             self._maybe_open_gate()
 
     def _on_begin(self, frame: Frame) -> None:
@@ -909,6 +1081,11 @@ class ServerSession:
         self._held_frames = None
         self._held_bytes = None
         self._held_error = None
+        self._parser.discard()  # an unfinished frame is never read now
+        if self._budget is not None:
+            self._blocked = False
+            self._budget.forget(self)
+            self._account()
         self._wake()
 
 

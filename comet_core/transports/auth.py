@@ -11,10 +11,16 @@ any user database. A CONNECT with a ``login`` header becomes `UsernamePassword` 
   (`twisted.cred.checkers.FilePasswordDB`), re-read when it changes.
 
 Any other checker works too, for instance one that asks a web application's user table.
+
+Failed logins are slowed down per client address (`comet_core.throttle.LoginThrottle`):
+`throttled` wraps a checker with a throttle, and `check_login`, given the client's
+address, refuses an address that failed too often without asking the checker. One
+wrapped checker shared by every transport of a server shares one table of addresses.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -37,7 +43,38 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from comet_core.throttle import LoginThrottle
+
 log = Logger()
+
+
+class TooManyFailures(UnauthorizedLogin):
+    """An address failed to log in too often; it may try again in `wait` seconds."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"too many failed logins, wait {math.ceil(wait)} s")
+        self.wait = wait
+
+
+@implementer(ICredentialsChecker)
+class ThrottledChecker:
+    """A checker with a `LoginThrottle`: `check_login` consults it by client address."""
+
+    def __init__(self, checker: ICredentialsChecker, throttle: LoginThrottle) -> None:
+        self.checker = checker
+        self.throttle = throttle
+        self.credentialInterfaces = checker.credentialInterfaces
+
+    def requestAvatarId(self, credentials: ICredentials) -> defer.Deferred[object]:  # noqa: N802
+        return defer.maybeDeferred(self.checker.requestAvatarId, credentials)
+
+
+def throttled(checker: ICredentialsChecker,
+              throttle: LoginThrottle | None = None) -> ICredentialsChecker:
+    """`checker` with failed logins slowed down per address (unchanged if it already is)."""
+    if isinstance(checker, ThrottledChecker):
+        return checker
+    return ThrottledChecker(checker, throttle if throttle is not None else LoginThrottle())
 
 
 @implementer(ICredentialsChecker)
@@ -85,17 +122,32 @@ def credentials_for(login: str | None, passcode: str | None) -> ICredentials:
 
 
 def check_login(checker: ICredentialsChecker, login: str | None,
-                passcode: str | None) -> defer.Deferred[str | None]:
+                passcode: str | None, address: str | None = None) -> defer.Deferred[str | None]:
     """Ask `checker`; fires with the user name (None when anonymous) or fails.
 
     A checker that does not handle anonymous credentials (every password checker) turns a
     CONNECT without ``login`` into `UnauthorizedLogin`: that broker requires a login.
+    With a `ThrottledChecker` and the client's `address` (its host), an address that failed
+    too often fails at once with `TooManyFailures`, and each refusal counts against it.
     """
+    throttle = getattr(checker, "throttle", None) if address is not None else None
+    if throttle is not None:
+        wait = throttle.wait(address)
+        if wait > 0:
+            return defer.fail(TooManyFailures(wait))
     credentials = credentials_for(login, passcode)
     if not any(iface.providedBy(credentials) for iface in checker.credentialInterfaces):
         what = "a login" if login is None else "this kind of login"
-        return defer.fail(UnhandledCredentials(f"this broker requires {what}"))
-    d = defer.maybeDeferred(checker.requestAvatarId, credentials)
+        d: defer.Deferred[object] = defer.fail(UnhandledCredentials(f"this broker requires {what}"))
+    else:
+        d = defer.maybeDeferred(checker.requestAvatarId, credentials)
+    if throttle is not None:
+        def count(failure: Failure) -> Failure:
+            if failure.check(UnauthorizedLogin, UnhandledCredentials):
+                throttle.failed(address)
+            return failure
+
+        d.addErrback(count)
 
     def name(avatar_id: object) -> str | None:
         if avatar_id is ANONYMOUS:
@@ -107,13 +159,25 @@ def check_login(checker: ICredentialsChecker, login: str | None,
     return d.addCallback(name)
 
 
-__all__ = ["AcceptEveryone", "UnauthorizedLogin", "check_login", "credentials_for",
-           "password_checker", "password_file_checker"]
+__all__ = ["AcceptEveryone", "ThrottledChecker", "TooManyFailures", "UnauthorizedLogin",
+           "check_login", "credentials_for", "password_checker", "password_file_checker",
+           "refusal", "throttled"]
+
+
+def refusal(failure: Failure) -> tuple[str, str]:
+    """The ERROR ``message`` and body for a login `check_login` refused."""
+    if failure.check(TooManyFailures):
+        wait = math.ceil(failure.value.wait)
+        return (f"too many failed logins, wait {wait} s", (
+            f"Too many failed logins came from your address; try again in {wait} seconds."))
+    return "login refused", refusal_detail(failure)
 
 
 def refusal_detail(failure: Failure) -> str:
     """What an ERROR frame tells a client whose login `check_login` refused (a checker that
     broke is logged here, and the client is only told to try again)."""
+    if failure.check(TooManyFailures):
+        return refusal(failure)[1]
     if failure.check(UnhandledCredentials):
         return "This broker requires a login and passcode."
     if failure.check(UnauthorizedLogin):

@@ -19,7 +19,7 @@ from zope.interface import implementer
 
 from comet_core.stomp.session import ServerSession, State
 from comet_core.transports import sending
-from comet_core.transports.auth import check_login, refusal_detail
+from comet_core.transports.auth import check_login, refusal
 
 if TYPE_CHECKING:
     from comet_core.transports.tcp import StompFactory
@@ -152,7 +152,8 @@ class SessionCarrier:
         request = session.login_request
         assert request is not None
         self._checking = True
-        d = check_login(self.factory.checker, request.login, request.passcode)
+        host = self.peer.rpartition(":")[0] or None  # failed logins are slowed per host
+        d = check_login(self.factory.checker, request.login, request.passcode, host)
         d.addCallbacks(self._login_accepted, self._login_refused)
         d.addErrback(lambda f: log.failure("login handling failed", f))
 
@@ -172,11 +173,11 @@ class SessionCarrier:
         session = self.session
         if session is None or session.state is not State.LOGGING_IN:
             return
-        detail = refusal_detail(failure)
+        message, detail = refusal(failure)
         login = session.login_request.login if session.login_request else None
         log.info("{peer} refused login {login!r}: {detail}", peer=self.peer, login=login,
                  detail=detail)
-        session.refuse_login("login refused", detail)
+        session.refuse_login(message, detail)
         self._after_callback()
 
     def _after_callback(self) -> None:

@@ -15,7 +15,12 @@ in `SessionCarrier` (comet_core.transports.carrier), which the /stomp WebSocket 
   pauses reading (login check, flow control) the adapter stops reading the socket.
 - Timers: one ``callLater`` per connection at the session's `next_deadline`, moved only
   when the deadline comes sooner (a later one is found when the timer fires).
-- Logins go through a twisted.cred checker (`comet_core.transports.auth`).
+- Logins go through a twisted.cred checker (`comet_core.transports.auth`); failed ones
+  are slowed down per client address (`comet_core.throttle`).
+- Memory: every session of the hub charges its buffers to the hub's `MemoryBudget`
+  (`comet_core.budget`); `listen_stomp` gives the hub one when it has none.
+- The listen backlog (`DEFAULT_BACKLOG`) lets thousands of clients connect at once; the
+  kernel caps it at ``net.core.somaxconn``.
 - The log says who connected, who logged in, and why each connection ended; a bug in the
   broker is logged with its traceback, while the client only gets an ERROR frame.
 """
@@ -31,12 +36,19 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from comet_core.budget import MemoryBudget
 from comet_core.hub import Hub
 from comet_core.stomp.session import SessionLimits
-from comet_core.transports.auth import AcceptEveryone
+from comet_core.throttle import LoginThrottle
+from comet_core.transports.auth import AcceptEveryone, throttled
 from comet_core.transports.carrier import SessionCarrier
 
 log = Logger(namespace="comet_core.stomp")
+
+#: Connections the kernel queues for accept(): Twisted's default of 50 makes thousands of
+#: clients connecting at once wait for retransmitted SYNs. Linux caps it at
+#: net.core.somaxconn (4096 since Linux 5.4).
+DEFAULT_BACKLOG = 4096
 
 
 class StompProtocol(SessionCarrier, Protocol):
@@ -75,12 +87,14 @@ class StompFactory(Factory):
 
     def __init__(self, hub: Hub, *, checker: ICredentialsChecker | None = None,
                  limits: SessionLimits | None = None, reactor: Any = None,
-                 close_timeout: float = 10.0) -> None:
+                 close_timeout: float = 10.0, throttle: LoginThrottle | None = None) -> None:
+        """`checker` is wrapped with a login `throttle` (a fresh one when not given)
+        unless it already has one; without a checker everyone is let in."""
         if reactor is None:
             from twisted.internet import reactor as default_reactor
             reactor = default_reactor
         self.hub = hub
-        self.checker = checker or AcceptEveryone()
+        self.checker = AcceptEveryone() if checker is None else throttled(checker, throttle)
         self.limits = limits or SessionLimits()
         self.reactor = reactor
         self.close_timeout = close_timeout
@@ -140,15 +154,19 @@ class StompFactory(Factory):
 
 def listen_stomp(reactor: Any, hub: Hub, host: str = "127.0.0.1", port: int = 61613, *,
                  checker: ICredentialsChecker | None = None,
-                 limits: SessionLimits | None = None) -> IListeningPort:
+                 limits: SessionLimits | None = None,
+                 backlog: int = DEFAULT_BACKLOG) -> IListeningPort:
     """Listen for STOMP clients on host:port (0 picks a free port); returns the port.
 
     Its sessions share `hub`, so a broker started next to the HTTP server shares its
-    destinations with the HTTP transports. At reactor shutdown every client gets an ERROR
-    "server shutting down" before its connection closes. ``port.getHost().port`` is the
-    bound port; raises twisted's CannotListenError when the address is taken.
+    destinations with the HTTP transports, and the hub's memory budget (a default
+    `MemoryBudget` is set on a hub without one). At reactor shutdown every client gets an
+    ERROR "server shutting down" before its connection closes. ``port.getHost().port`` is
+    the bound port; raises twisted's CannotListenError when the address is taken.
     """
+    if hub.budget is None:
+        hub.budget = MemoryBudget()
     factory = StompFactory(hub, checker=checker, limits=limits, reactor=reactor)
-    listening = reactor.listenTCP(port, factory, interface=host)
+    listening = reactor.listenTCP(port, factory, backlog=backlog, interface=host)
     reactor.addSystemEventTrigger("before", "shutdown", factory.shutdown)
     return listening

@@ -469,8 +469,8 @@ def test_the_error_carries_the_frames_before_it() -> None:
 def test_default_bounds() -> None:
     parser = FrameParser()
     assert (parser.max_frame_size, parser.max_headers, parser.max_header_length) == (
-        1 << 20,
-        64,
+        (1 << 20) + (64 << 10),
+        1000,
         8192,
     )
 

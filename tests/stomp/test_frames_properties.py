@@ -28,6 +28,8 @@ def writable(frame: Frame, version: str) -> bool:
     """Whether `version` can carry the frame's headers unchanged (else encode refuses)."""
     raw = version == "1.0" or frame.command in RAW_COMMANDS
     for name, value in frame.headers:
+        if "\0" in value:  # a NUL ends a frame; no version can escape it
+            return False
         if raw and (":" in name or "\n" in name or "\n" in value):
             return False
         if (raw or version == "1.1") and value.endswith("\r"):
@@ -40,6 +42,7 @@ def make_writable(frame: Frame, version: str) -> Frame:
     raw = version == "1.0" or frame.command in RAW_COMMANDS
     headers = []
     for name, value in frame.headers:
+        value = value.replace("\0", "_")
         if raw:
             name = name.replace(":", "_").replace("\n", "_")
             value = value.replace("\n", "_")

@@ -5,6 +5,8 @@
 //
 // Every string that came from a user (nicknames, messages, room names) reaches the page
 // through textContent, never innerHTML: `<img src=x onerror=alert(1)>` shows as text.
+// And anyone may publish anything on a topic: everything received is checked first
+// (lineProblem and its friends below); what fails is skipped with a console warning.
 
 import { CometSocket } from "/static/comet.js";
 import { StompClient } from "/static/stomp.js";
@@ -16,6 +18,79 @@ const ROOM_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 const JSON_TYPE = { "content-type": "application/json;charset=utf-8" };
 
 const $ = (id) => document.getElementById(id);
+
+// ---- what the page accepts ----
+// The same rules as comet_core/chat.py's `chat_line` (lengths in characters as Python
+// counts them: code points, not UTF-16 units). Each check returns what is wrong, or null.
+
+const MAX_NICK = 32;
+const MAX_TEXT = 2000;
+const MAX_LIST = 10000; // history lines or members: the most a server sends (CHAT_LIST_MAX)
+const LAST_AT = Date.UTC(2100, 0, 1); // the latest time a line may carry
+const MESSAGE_ID = /^[A-Za-z0-9_-]{1,100}$/;
+const CLIENT_ID = /^[A-Za-z0-9_-]{8,64}$/;
+const NOT_TEXT = /[\u0000-\u001f\u007f-\u009f\ud800-\udfff]/u; // controls, half surrogates
+const NOT_PRINTABLE = /[\p{C}\p{Z}]/u; // what Python's str.isprintable refuses, but " "
+const REASONS = ["left", "timed out", "renamed"];
+
+const characters = (text) => [...text].length;
+const within = (text, most) => characters(text) >= 1 && characters(text) <= most;
+
+export function nickProblem(nick) {
+  if (typeof nick !== "string" || !within(nick, MAX_NICK)) {
+    return `its nick is not 1 to ${MAX_NICK} characters`;
+  }
+  if (NOT_PRINTABLE.test(nick.replaceAll(" ", "")) || nick.trim() !== nick) {
+    return "its nick has characters that are not printable, or spaces at either end";
+  }
+  return null;
+}
+
+export function lineProblem(body) {
+  if (!body || body.type !== "message") return "not a chat line";
+  if (typeof body.id !== "string" || !MESSAGE_ID.test(body.id)) {
+    return "its id is not 1 to 100 of A-Z a-z 0-9 _ -";
+  }
+  const nick = nickProblem(body.nick);
+  if (nick) return nick;
+  if (typeof body.text !== "string" || !within(body.text, MAX_TEXT)) {
+    return `its text is not 1 to ${MAX_TEXT} characters`;
+  }
+  if (NOT_TEXT.test(body.text)) return "its text has control characters";
+  if (!Number.isInteger(body.at) || body.at < 0 || body.at > LAST_AT) {
+    return "its time is not a whole number of milliseconds from 1970 to 2100";
+  }
+  return null;
+}
+
+export function membersProblem(members) {
+  if (!Array.isArray(members) || members.length > MAX_LIST) return "its members are not a list";
+  const bad = members.find((nick) => nickProblem(nick));
+  return bad === undefined ? null : `a member's name: ${nickProblem(bad)}`;
+}
+
+export function noticeProblem(body) {
+  if (body.type !== "join" && body.type !== "leave") return "an unknown type";
+  const nick = nickProblem(body.nick);
+  if (nick) return nick;
+  if (typeof body.client !== "string" || !CLIENT_ID.test(body.client)) {
+    return "its client id is not one";
+  }
+  if (body.type === "leave" && !REASONS.includes(body.reason)) {
+    return "its reason is not one of ours";
+  }
+  return membersProblem(body.members);
+}
+
+export function welcomeProblem(body) {
+  if (!Array.isArray(body.history) || body.history.length > MAX_LIST) {
+    return "its history is not a list";
+  }
+  if (typeof body.beat !== "number" || !(body.beat > 0)) {
+    return "its beat is not a number of seconds";
+  }
+  return membersProblem(body.members);
+}
 
 /** A random id for this page: names its reply topic and its messages. */
 function randomId() {
@@ -32,7 +107,7 @@ function el(tag, className, text) {
 }
 
 function clockTime(at) {
-  const date = typeof at === "number" ? new Date(at) : new Date();
+  const date = new Date(at); // a valid line's time (lineProblem): always a real date
   const time = el("time", "", date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
   time.dateTime = date.toISOString();
   return time;
@@ -55,6 +130,7 @@ export class ChatApp {
     this.shown = new Map(); // message id -> its <li>, so that a message is shown once
     this.outbox = new Map(); // message id -> message not yet confirmed by a RECEIPT
     this.received = []; // every message id delivered by the room subscription (for tests)
+    this.skipped = []; // why each message received and not shown was skipped (for tests)
     this.wire();
     setInterval(() => this.showStatus(), 1000);
   }
@@ -132,7 +208,8 @@ export class ChatApp {
     this.connected = true;
     this.retryDelay = 500;
     this.problem("");
-    stomp.subscribe(REPLY_PREFIX + this.client, (message) => this.onReply(message));
+    stomp.subscribe(REPLY_PREFIX + this.client,
+                    (message) => this.safely(message, () => this.onReply(message)));
     if (this.room) this.enter();
     for (const message of this.outbox.values()) this.transmit(message);
     this.showStatus();
@@ -152,7 +229,9 @@ export class ChatApp {
   // ---- rooms ----
 
   async join(nick, room) {
-    if (!nick || nick.length > 32) return this.problem("Pick a nickname of 1 to 32 characters.");
+    if (nickProblem(nick)) {
+      return this.problem(`Pick a nickname of 1 to ${MAX_NICK} printable characters.`);
+    }
     if (!ROOM_NAME.test(room)) {
       return this.problem("A room name is 1 to 32 characters: a-z, 0-9, - and _.");
     }
@@ -176,7 +255,8 @@ export class ChatApp {
   enter() {
     const room = this.room;
     this.roomSub = this.stomp.subscribe(ROOM_PREFIX + room, (message) => {
-      if (room === this.room) this.onRoom(message); // not a late one from the last room
+      if (room !== this.room) return; // a late one from the last room
+      this.safely(message, () => this.onRoom(message));
     });
     this.request("join");
   }
@@ -218,31 +298,57 @@ export class ChatApp {
 
   // ---- messages in ----
 
-  parse(message) {
+  /** Handle a message; whatever goes wrong stays here (a warning), never reaching the
+   *  socket, which would take an error for a broken connection. */
+  safely(message, handle) {
     try {
-      const body = JSON.parse(message.body);
-      return body && typeof body === "object" ? body : null;
-    } catch {
-      return null; // not one of ours: ignore it
+      handle();
+    } catch (error) {
+      this.skip(message.headers?.destination, String(error), message.body);
     }
+  }
+
+  skip(where, problem, what) {
+    this.skipped.push(problem);
+    console.warn(`chat: skipped a message from ${where}: ${problem}`, what);
+  }
+
+  parse(message) {
+    let body = null;
+    try {
+      body = JSON.parse(message.body);
+    } catch {
+      // not JSON: below
+    }
+    if (body && typeof body === "object" && !Array.isArray(body)) return body;
+    this.skip(message.headers?.destination, "not a JSON object", message.body);
+    return null;
   }
 
   onReply(message) {
     const body = this.parse(message);
     if (!body || body.room !== this.room) return;
     if (body.type === "refused") {
-      this.problem(body.reason);
+      const reason = typeof body.reason === "string" ? body.reason.slice(0, 500) : "";
+      this.problem(reason || "The server refused.");
       return;
     }
-    if (body.type !== "welcome") return;
-    this.beatSeconds = Math.max(1, Number(body.beat) || 10);
+    const problem = body.type === "welcome" ? welcomeProblem(body) : "an unknown type";
+    if (problem) return this.skip(message.headers.destination, problem, body);
+    this.beatSeconds = Math.min(3600, Math.max(1, body.beat));
     this.startBeats();
     this.showMembers(body.members);
-    // History goes above whatever arrived live meanwhile; ids already shown are skipped.
+    // History goes above whatever arrived live meanwhile; ids already shown are skipped,
+    // and so are lines that are not valid (the others are all shown).
     const first = $("log").firstChild;
     let earlier = false;
-    for (const entry of Array.isArray(body.history) ? body.history : []) {
-      if (typeof entry.id !== "string" || this.shown.has(entry.id)) continue;
+    for (const entry of body.history) {
+      const bad = lineProblem(entry);
+      if (bad) {
+        this.skip(message.headers.destination, `in the history: ${bad}`, entry);
+        continue;
+      }
+      if (this.shown.has(entry.id)) continue;
       $("log").insertBefore(this.line(entry), first);
       earlier = true;
     }
@@ -255,7 +361,9 @@ export class ChatApp {
   onRoom(message) {
     const body = this.parse(message);
     if (!body) return;
-    if (body.type === "message" && typeof body.id === "string") {
+    const problem = body.type === "message" ? lineProblem(body) : noticeProblem(body);
+    if (problem) return this.skip(message.headers.destination, problem, body);
+    if (body.type === "message") {
       this.received.push(body.id);
       const known = this.shown.get(body.id);
       if (known) {
@@ -263,8 +371,8 @@ export class ChatApp {
       } else {
         this.log(this.line(body));
       }
-    } else if (body.type === "join" || body.type === "leave") {
-      const who = String(body.nick);
+    } else {
+      const who = body.nick;
       const what = body.type === "join" ? "joined"
         : body.reason === "timed out" ? "left (timed out)"
         : body.reason === "renamed" ? "changed name"
@@ -276,8 +384,8 @@ export class ChatApp {
 
   line(message) {
     const item = el("li", "message");
-    item.append(clockTime(message.at), el("span", "nick", String(message.nick)),
-                el("span", "text", String(message.text)));
+    item.append(clockTime(message.at), el("span", "nick", message.nick),
+                el("span", "text", message.text));
     this.shown.set(message.id, item);
     return item;
   }
@@ -291,16 +399,18 @@ export class ChatApp {
     $("log").scrollTop = $("log").scrollHeight;
   }
 
-  showMembers(members) {
-    const list = Array.isArray(members) ? members : [];
-    $("members").replaceChildren(...list.map((nick) => el("li", "", String(nick))));
-    $("members-title").textContent = `Here now (${list.length})`;
+  showMembers(members) { // checked already (membersProblem)
+    $("members").replaceChildren(...members.map((nick) => el("li", "", nick)));
+    $("members-title").textContent = `Here now (${members.length})`;
   }
 
   // ---- messages out ----
 
   /** Show the message at once as pending, queue it, and send it when we can. */
-  say(text) {
+  say(typed) {
+    // As every page checks it: no control characters (a pasted tab), 2,000 characters.
+    const clean = typed.replace(new RegExp(NOT_TEXT, "gu"), " ");
+    const text = [...clean].slice(0, MAX_TEXT).join("");
     const message = {
       type: "message", id: `${this.client}-${++this.serial}`, nick: this.nick, text,
       at: Date.now(), room: this.room,

@@ -59,14 +59,19 @@ sends ``ack=H`` with its next request. A poll answer is zero or one ``d`` record
 possibly followed by a ``c`` record. XHR clients read bytes with
 ``overrideMimeType("text/plain; charset=x-user-defined")`` (one char per byte).
 
-**Errors**: a status and a ``text/plain`` one-line message. 400 bad parameter, 403
-Origin not allowed, 404 unknown session (or path), 405 wrong method, 409 upload gap,
-410 session closed (message: the reason), 413 upload too large, 503 too many sessions.
+**Errors**: a status and a ``text/plain`` one-line message. 400 bad parameter (or a bad
+request head), 403 Origin not allowed, 404 unknown session (or path), 405 wrong method,
+408 head or body too slow, 409 upload gap, 410 session closed (message: the reason), 413
+upload too large, 421 a ``Host`` this server does not answer to, 429 too many sessions or
+connections from the client's address, 431 request head too large, 503 too many sessions
+or connections in all.
 
-**Cross-origin**: a request with an ``Origin`` header is refused (403) unless the origin
-is the server's own (scheme://Host) or in the allow-list (``serve --allow-origin``); an
-allowed one gets ``Access-Control-Allow-Origin`` set to it. No cookies are used or needed.
-Requests without ``Origin`` (curl, same-origin GET) are allowed.
+**Cross-origin**: the ``Host`` must be one of the server's names (`hosts`: against DNS
+rebinding). Then a request with an ``Origin`` header is refused (403) unless the origin is
+the server's own (scheme and a checked Host), a ``--public-url``'s, or in the allow-list
+(``serve --allow-origin``); an allowed one gets ``Access-Control-Allow-Origin`` set to it,
+as the request spelled it. No cookies are used or needed. Requests without ``Origin``
+(curl, same-origin GET) are allowed.
 
 **WebSocket** (``GET /comet/ID/ws?ack=H``, upgraded; `comet_core.transports.http.ws`):
 one socket carries both streams; no subprotocol. Refusals are the HTTP errors above,

@@ -8,7 +8,26 @@ while it arrives when it is chunked. The refusal is a 413 with a message, and th
 connection is closed (the rest of the body is not read).
 
 `CometSite` keeps the idle timeout of all its connections with one sweep
-(`CometChannel`) rather than a timer per connection, made anew after each request.
+(`CometChannel`) rather than a timer per connection, made anew after each request. The
+same sweep keeps two deadlines against clients that send slowly on purpose to hold
+connections ("slowloris"): a request's head must arrive whole within ``header_timeout``
+of its first byte (the first request's, of the connection's start), and a body must keep
+up a minimum rate (``body_timeout`` seconds, and one more per ``body_min_rate`` bytes
+received). A late request is answered 408 and its connection closed. A request once
+read (a held long-poll, a stream) is complete: these deadlines no longer apply to it.
+
+Every request must name this server in its ``Host`` header (`hosts.HostPolicy`: 421 or
+400 otherwise, before any resource sees it), the defence against DNS rebinding. A
+request head past Twisted's bounds (a line or the whole head past 16 KiB, or more than
+500 headers) is answered 431 before the connection closes, and any other malformed head
+400 with a message.
+
+The site also bounds its connections: in all (``max_connections``: by default the
+process's open-file limit less a fiftieth kept for files, the broker and the rest), and per
+client address (``max_connections_per_address``, grouped as `addresses.client_key` says;
+connections from a trusted proxy are not bound per address, the proxy's own limits do
+that). A connection past a bound is answered at once, 503 or 429 with a message saying
+which bound, and closed.
 
 `CometRequest` also tells its comet waiter when the connection is lost, so the session
 stops using a dead request (cheaper than a Deferred from ``notifyFinish`` per held request).
@@ -27,15 +46,53 @@ from types import MappingProxyType
 from typing import Any
 from weakref import WeakSet
 
+from twisted.internet.interfaces import IAddress
+from twisted.internet.protocol import Protocol
 from twisted.internet.task import LoopingCall
 from twisted.web.http import HTTPChannel
 from twisted.web.http_headers import Headers
 from twisted.web.server import Request, Site
 
+from comet_core.transports.http import addresses
+from comet_core.transports.http.addresses import Counts, TrustedProxies
+from comet_core.transports.http.hosts import HostPolicy, HostRefused
 from comet_core.transports.sending import later
 
 #: The default bound of a request body (the comet upload bound, and some room).
 MAX_BODY = (1 << 20) + (64 << 10)
+#: Seconds from a request's first byte to the end of its head, at most.
+HEADER_TIMEOUT = 20.0
+#: Seconds a request body may take, plus one per `BODY_MIN_RATE` bytes received.
+BODY_TIMEOUT = 20.0
+BODY_MIN_RATE = 500
+#: Connections from one client address at most (a browser opens six per server, and a
+#: WebSocket per tab: this leaves room for a classroom behind one NAT address).
+MAX_CONNECTIONS_PER_ADDRESS = 512
+
+_REASONS = {400: b"Bad Request", 408: b"Request Timeout", 413: b"Content Too Large",
+            421: b"Misdirected Request", 429: b"Too Many Requests",
+            431: b"Request Header Fields Too Large", 503: b"Service Unavailable"}
+
+
+def refusal(status: int, message: str) -> bytes:
+    """A complete response refusing a request: `status`, a one-line message, and
+    ``Connection: close`` (the connection is closed after it)."""
+    body = message.replace("\n", " ").encode("utf-8") + b"\n"
+    return (b"HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
+            % (status, _REASONS.get(status, b"Error"), len(body), body))
+
+
+def default_max_connections() -> int:
+    """The process's open-file limit, less a fiftieth (at least 64) for everything else."""
+    try:
+        import resource
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):
+        return 10_000
+    if soft == resource.RLIM_INFINITY or soft <= 0:
+        return 100_000
+    return max(16, soft - max(64, soft // 50))
 
 
 class _SpentHeaders(Headers):
@@ -111,20 +168,42 @@ class CometRequest(Request):
     def _refuse(self, length: int | None) -> None:
         self._refused = True
         said = f"{length} bytes" if length is not None else "more"
-        body = (f"A request body may carry at most {self._limit()} bytes; this one has "
-                f"{said}. Send it in parts.\n").encode()
         # Don't invite the body with "100 Continue": the answer is already known.
         self.requestHeaders.removeHeader(b"expect")
-        transport = self.channel.transport
-        transport.write(b"HTTP/1.1 413 Content Too Large\r\nContent-Type: text/plain; "
-                        b"charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
-                        % (len(body), body))
-        transport.loseConnection()
+        self.channel.refuse(413, f"A request body may carry at most {self._limit()} bytes; "
+                                 f"this one has {said}. Send it in parts.")
 
     def process(self) -> None:
         if self._refused:
             return  # answered already; the connection is closing
+        channel = self.channel
+        hosts = getattr(channel.site, "hosts", None)
+        host = self.requestHeaders.getRawHeaders(b"host")
+        # A connection asks for the same Host each time: checked once per connection.
+        if hosts is not None and not (host and len(host) == 1
+                                      and host[0] == getattr(channel, "host_ok", None)):
+            try:
+                hosts.check(host, self.clientproto)
+            except HostRefused as exc:
+                self._refused = True
+                channel.refuse(exc.status, str(exc))
+                return
+            if host:
+                channel.host_ok = host[0]
         super().process()
+
+    def client_key(self) -> str | None:
+        """Whom this request counts against in the bounds per client address (see
+        `addresses`), or None when the connection has no address (a test's)."""
+        channel = self.channel
+        key = channel.address_key
+        if key is None or not channel.via_proxy:
+            return key
+        headers = self.requestHeaders
+        peer = self.getClientAddress()
+        return addresses.client_key(channel.site.proxies.client(
+            getattr(peer, "host", ""), headers.getRawHeaders(b"x-forwarded-for"),
+            headers.getRawHeaders(b"x-real-ip")))
 
     def connectionLost(self, reason: Any) -> None:  # noqa: N802
         super().connectionLost(reason)
@@ -143,13 +222,31 @@ class CometChannel(HTTPChannel):
     those thousands of timers costs more than writing the answers. Here a connection only
     notes since when it is idle (no request under way, no bytes since), and `CometSite`
     closes, a few times per timeout, those idle for longer than the timeout.
+
+    The channel also notes when the request it reads began (`head_since`, until its head
+    is whole) and when its body began (`body_since`, with `body_got` bytes so far), for the
+    site's deadlines against slow senders; and it answers a head past Twisted's bounds
+    with 431, any other malformed head with 400, each with a message.
     """
 
     factory: CometSite
     #: Reactor seconds since which nothing happened here; None while a request is handled
     #: (or answered with its bookkeeping waiting, until the site's sweep notices).
     idle_since: float | None = None
+    #: When the first byte of the request head being read came (for the first request,
+    #: when the connection began); None when none is read.
+    head_since: float | None = None
+    #: When the body being read began (None when none is), and its bytes so far.
+    body_since: float | None = None
+    body_got = 0
+    #: The client's address key (`addresses.client_key`); None when it is not counted.
+    address_key: str | None = None
+    #: The peer is a trusted proxy (its requests say whom they are for).
+    via_proxy = False
+    #: The last ``Host`` value this connection sent that names this server.
+    host_ok: bytes | None = None
     _reading = False  # inside dataReceived
+    _closing = False  # refused: nothing more is read
 
     def answered(self, request: Request) -> None:
         """`request`, the one under way, has its whole response (written by `wire`).
@@ -182,10 +279,14 @@ class CometChannel(HTTPChannel):
 
     def connectionMade(self) -> None:  # noqa: N802 (Twisted's names, here and below)
         super().connectionMade()
-        self.idle_since = self.factory.reactor.seconds()
+        # The first request's head is due from the connection's start: a connection
+        # opened to send nothing is as slow a sender as one that trickles.
+        self.idle_since = self.head_since = self.factory.reactor.seconds()
         self.factory.channels.add(self)
 
     def dataReceived(self, data: bytes) -> None:  # noqa: N802
+        if self._closing:
+            return
         if self._handlingRequest:
             answered = self._answered_waiting()
             if answered is not None:
@@ -194,14 +295,66 @@ class CometChannel(HTTPChannel):
                 PIPELINED.add(self)
         if self.idle_since is not None:
             self.idle_since = self.factory.reactor.seconds()
+        if (not self._handlingRequest and self.head_since is None
+                and self.body_since is None):  # the first bytes of a request
+            self.head_since = self.factory.reactor.seconds()
         self._reading = True
         try:
             super().dataReceived(data)
         finally:
             self._reading = False
 
+    def lineReceived(self, line: bytes) -> None:  # noqa: N802
+        if self._closing:
+            return
+        if self._receivedHeaderSize + len(line) > self.totalHeadersSize:
+            self._head_too_large()
+            return
+        super().lineReceived(line)
+
+    def lineLengthExceeded(self, line: bytes) -> None:  # noqa: N802
+        self._head_too_large()
+
+    def headerReceived(self, line: bytes) -> bool:  # noqa: N802
+        if self._receivedHeaderCount >= self.maxHeaders:
+            self._head_too_large()
+            return False
+        return super().headerReceived(line)
+
+    def _head_too_large(self) -> None:
+        self.refuse(431, f"A request head may have lines of {self.MAX_LENGTH} bytes, "
+                         f"{self.totalHeadersSize} bytes in all and {self.maxHeaders} "
+                         "headers at most; this one has more.")
+
+    def _respondToBadRequestAndDisconnect(self) -> None:  # noqa: N802 (Twisted's name)
+        self.refuse(400, "This request is malformed: its request line, a header, or its "
+                         "chunked body does not follow HTTP/1.1.")
+
+    def refuse(self, status: int, message: str) -> None:
+        """Answer `status` with `message` before the request is read whole, and close."""
+        if self._closing or self.transport is None:
+            return
+        self._closing = True
+        self.head_since = self.body_since = None
+        self.persistent = False
+        self.transport.write(refusal(status, message))
+        self.loseConnection()
+
+    def allHeadersReceived(self) -> None:  # noqa: N802
+        self.head_since = None
+        super().allHeadersReceived()
+        if self.length != 0 and not self._closing:
+            self.body_since = self.factory.reactor.seconds()
+            self.body_got = 0
+
+    def rawDataReceived(self, data: bytes) -> None:  # noqa: N802
+        if self.body_since is not None and not self._handlingRequest:
+            self.body_got += len(data)
+        super().rawDataReceived(data)
+
     def allContentReceived(self) -> None:  # noqa: N802
         self.idle_since = None
+        self.head_since = self.body_since = None
         super().allContentReceived()
 
     def requestDone(self, request: Request) -> None:  # noqa: N802
@@ -212,8 +365,62 @@ class CometChannel(HTTPChannel):
 
     def connectionLost(self, reason: Any) -> None:  # noqa: N802
         self.factory.channels.discard(self)
+        self.factory.release(self)
         PIPELINED.discard(self)
         super().connectionLost(reason)
+
+    def _protocolUpgradeForWebsockets(self, protocol: Any) -> None:  # noqa: N802
+        # The WebSocket's connectionLost replaces ours: still release the bounds' count.
+        super()._protocolUpgradeForWebsockets(protocol)
+        lost = self.connectionLost
+
+        def connection_lost(reason: Any) -> None:
+            self.factory.channels.discard(self)
+            self.factory.release(self)
+            lost(reason)
+
+        self.connectionLost = connection_lost  # type: ignore[method-assign]
+
+
+class _Refusal(Protocol):
+    """A connection past a bound: answered at once, then closed.
+
+    The answer is written as soon as the connection is made; the connection closes when
+    the client's request comes (read, so that closing does not reset the connection and
+    lose the answer on its way: some systems drop what was received when a reset comes)
+    or after `LINGER` seconds, whichever is first. Only `POOL` refused connections wait
+    so at once, since each holds an open file: past them, the answer is written and the
+    connection closed at once.
+    """
+
+    LINGER = 1.0
+    POOL = 32
+
+    def __init__(self, site: CometSite, answer: bytes) -> None:
+        self.site = site
+        self.answer = answer
+        self._timer: Any = None
+
+    def connectionMade(self) -> None:  # noqa: N802 (Twisted's names)
+        transport = self.transport
+        assert transport is not None
+        transport.write(self.answer)
+        if self.site.lingering >= self.POOL:
+            transport.loseConnection()
+            return
+        self.site.lingering += 1
+        self._timer = self.site.reactor.callLater(self.LINGER, transport.abortConnection)
+
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802
+        assert self.transport is not None
+        self.transport.loseConnection()
+
+    def connectionLost(self, reason: Any) -> None:  # noqa: N802
+        if self._timer is not None:
+            self.site.lingering -= 1
+            if self._timer.active():
+                self._timer.cancel()
+            self._timer = None
 
 
 #: Connections that received bytes while a request was under way (a pipelined request),
@@ -227,28 +434,91 @@ class CometSite(Site):
     sweep for the idle timeout of all its connections (`CometChannel`).
 
     `timeout`: seconds a connection may stay idle (no request under way, nothing received)
-    before it is closed; None for never. It is enforced within a quarter of itself.
+    before it is closed; None for never. `header_timeout`, `body_timeout` and
+    `body_min_rate`: the deadlines of a request's head and body (module docstring); None
+    for none. Each is enforced within a quarter of the shortest.
+
+    `hosts`: the names the site answers to (default: loopback names and IP addresses).
+    `max_connections`: connections at once (default: from the open-file limit; 0: no
+    bound); `max_connections_per_address`: from one client address (0: no bound);
+    `proxies`: the proxies whose forwarding headers say who the client is.
     """
 
     requestFactory = CometRequest
     protocol = CometChannel
 
     def __init__(self, resource: Any, *, max_body: int = MAX_BODY,
-                 timeout: float | None = 60.0, **kwargs: Any) -> None:
+                 timeout: float | None = 60.0,
+                 header_timeout: float | None = HEADER_TIMEOUT,
+                 body_timeout: float | None = BODY_TIMEOUT, body_min_rate: int = BODY_MIN_RATE,
+                 hosts: HostPolicy | None = None, max_connections: int | None = None,
+                 max_connections_per_address: int = MAX_CONNECTIONS_PER_ADDRESS,
+                 proxies: TrustedProxies | None = None, **kwargs: Any) -> None:
         super().__init__(resource, timeout=None, **kwargs)  # no timer per connection
         self.max_body = max_body
         self.idle_timeout = timeout
+        self.header_timeout = header_timeout
+        self.body_timeout = body_timeout
+        self.body_min_rate = body_min_rate
+        self.hosts = hosts or HostPolicy()
+        self.max_connections = (default_max_connections() if max_connections is None
+                                else max_connections)
+        self.per_address = Counts(max_connections_per_address)
+        self.proxies = proxies or TrustedProxies()
+        #: Connections counted in the bounds, open now; refused ones waiting to close.
+        self.open_connections = 0
+        self.lingering = 0
         self.displayTracebacks = False  # never show a traceback to a client
-        # Weak: a connection upgraded to a WebSocket no longer tells us when it ends.
+        # Weak, to be safe: a connection must never be kept alive by this set.
         self.channels: WeakSet[CometChannel] = WeakSet()
         self._sweep: LoopingCall | None = None
 
+    @property
+    def max_connections_per_address(self) -> int:
+        return self.per_address.bound
+
+    @max_connections_per_address.setter
+    def max_connections_per_address(self, bound: int) -> None:
+        self.per_address.bound = bound
+
     def startFactory(self) -> None:  # noqa: N802 (Twisted's names)
         super().startFactory()
-        if self.idle_timeout is not None and self._sweep is None:
+        every = [t for t in (self.idle_timeout, self.header_timeout, self.body_timeout)
+                 if t is not None]
+        if every and self._sweep is None:
             self._sweep = LoopingCall(self.close_idle)
             self._sweep.clock = self.reactor
-            self._sweep.start(max(0.05, self.idle_timeout / 4), now=False)
+            self._sweep.start(max(0.05, min(every) / 4), now=False)
+
+    def buildProtocol(self, addr: IAddress | None) -> Any:  # noqa: N802
+        host = getattr(addr, "host", None)
+        if host is None:  # no address (a test's or a benchmark's channel): not counted
+            return super().buildProtocol(addr)
+        key = addresses.client_key(host)
+        via_proxy = self.proxies.trusts(host)
+        if self.max_connections and self.open_connections >= self.max_connections:
+            return _Refusal(self, refusal(503, (
+                f"The server holds {self.max_connections} connections, its maximum; try "
+                "again later.")))
+        if not via_proxy and self.per_address.full(key):
+            return _Refusal(self, refusal(429, (
+                f"Too many connections from your address: it holds "
+                f"{self.per_address.bound}, the most one address may (serve "
+                "--max-connections-per-address).")))
+        channel = super().buildProtocol(addr)
+        channel.address_key = key
+        channel.via_proxy = via_proxy
+        self.per_address.add(key)
+        self.open_connections += 1
+        return channel
+
+    def release(self, channel: CometChannel) -> None:
+        """`channel` ended: it no longer counts in the connection bounds."""
+        key = channel.address_key
+        if key is not None:
+            channel.address_key = None
+            self.per_address.remove(key)
+            self.open_connections -= 1
 
     def stopFactory(self) -> None:  # noqa: N802
         if self._sweep is not None:
@@ -257,23 +527,44 @@ class CometSite(Site):
         super().stopFactory()
 
     def close_idle(self) -> int:
-        """Close the connections idle for longer than the timeout; how many there were."""
-        if self.idle_timeout is None:
-            return 0
+        """Close the connections idle for longer than the timeout, and answer 408 and
+        close those whose request head or body is late; how many there were."""
         now = self.reactor.seconds()
-        deadline = now - self.idle_timeout
-        idle = []
+        inf = float("inf")
+        idle_deadline = -inf if self.idle_timeout is None else now - self.idle_timeout
+        head_deadline = -inf if self.header_timeout is None else now - self.header_timeout
+        body_timeout, rate = self.body_timeout, max(1, self.body_min_rate)
+        idle: list[CometChannel] = []
+        late: list[tuple[CometChannel, str]] = []
         for channel in self.channels:
             since = channel.idle_since
             if since is None:
                 if channel._answered_waiting() is not None:
                     channel.idle_since = now  # answered since the last sweep: idle from now
-            elif since < deadline:
+            elif since < idle_deadline:
                 idle.append(channel)
+                continue
+            head = channel.head_since
+            if head is not None and head < head_deadline:
+                late.append((channel, f"The request's head did not arrive within "
+                                      f"{self.header_timeout:g} seconds."))
+                continue
+            body = channel.body_since
+            if (body is not None and body_timeout is not None
+                    and now > body + body_timeout + channel.body_got / rate):
+                late.append((channel, f"The request's body came slower than {rate} bytes "
+                                      "per second."))
         for channel in idle:
-            channel.idle_since = None  # closing: once is enough
+            channel.idle_since = channel.head_since = channel.body_since = None  # once only
+            channel._closing = True
             channel.timeoutConnection()  # Twisted's: close, abort if that takes too long
-        return len(idle)
+        for channel, message in late:
+            channel.idle_since = None
+            channel.refuse(408, message)
+            if channel._abortingCall is None:  # abort if the client does not read
+                channel._abortingCall = channel.callLater(channel.abortTimeout,
+                                                          channel.forceAbortClient)
+        return len(idle) + len(late)
 
     def log(self, request: Request) -> None:
         if not getattr(request, "quiet", False):

@@ -42,7 +42,7 @@ from comet_core.hub import Hub
 from comet_core.stomp.session import SessionLimits
 from comet_core.stomp.session import State as StompState
 from comet_core.transports import sending
-from comet_core.transports.auth import AcceptEveryone, check_login, refusal_detail
+from comet_core.transports.auth import AcceptEveryone, check_login, refusal
 from comet_core.transports.http import wire
 from comet_core.transports.http.cors import PREFLIGHT, OriginPolicy, OriginRefused
 from comet_core.transports.http.longpoll import PollWaiter
@@ -121,6 +121,10 @@ class CometResource(Resource):
                 raise CometError("There is no such comet endpoint.")
             wire.respond(request, 204, extra=cors + PREFLIGHT)
             return
+        if not path:  # "/comet", without its slash: no endpoint is there
+            wire.error(request, 404, "There is no comet endpoint at this address: "
+                       "the endpoints are under /comet/.", cors)
+            return
         if len(path) == 1 and path[0] == b"":
             if method != b"POST":
                 return self._not_allowed(request, b"POST", cors)
@@ -158,7 +162,8 @@ class CometResource(Resource):
     # --- the endpoints ----------------------------------------------------------------------
 
     def _open(self, request: CometRequest, cors: bytes) -> None:
-        session = self.store.open(self.clock())
+        client_key = getattr(request, "client_key", None)  # the bound per client address
+        session = self.store.open(self.clock(), client_key() if client_key else None)
         bridge = StompBridge(session, self.hub, clock=self.clock, limits=self.stomp_limits,
                              defer_login=True)
         bridge.on_wakeup = partial(self._wake, bridge)
@@ -266,7 +271,9 @@ class CometResource(Resource):
         request = bridge.stomp.login_request
         assert request is not None
         self._checking.add(bridge)
-        d = check_login(self.checker, request.login, request.passcode)
+        # Failed logins are slowed down per client address (`comet_core.throttle`).
+        address = self.store.client_of(bridge.session.session_id)
+        d = check_login(self.checker, request.login, request.passcode, address)
         d.addCallbacks(partial(self._login_accepted, bridge),
                        partial(self._login_refused, bridge))
         d.addErrback(lambda f: log.failure("login handling failed", f))
@@ -282,8 +289,7 @@ class CometResource(Resource):
         stomp = bridge.stomp
         if stomp.state is not StompState.LOGGING_IN:
             return
-        detail = refusal_detail(failure)
-        stomp.refuse_login("login refused", detail)
+        stomp.refuse_login(*refusal(failure))
         self._after_login(bridge)
 
     def _after_login(self, bridge: StompBridge) -> None:

@@ -15,7 +15,10 @@ next transport.
 Bounds: a message carries at most the upload bound and its header line (close code 1009
 past it); downstream bytes in flight are bounded by the session's ``max_unacked``, since
 the session stops writing until the client acknowledges; a silent socket gets a
-keep-alive record every ``keepalive`` seconds, which also finds a dead peer.
+keep-alive record every ``keepalive`` seconds, which also finds a dead peer. The wire
+(`BoundedWire`, shared with ``/stomp``) keeps the rest: it stops reading a socket whose
+answers (``a`` records, pongs) the client does not read, and closes one that sends too
+many pings (1008).
 """
 
 from __future__ import annotations

@@ -354,7 +354,7 @@ def test_close_idle_closes_those_idle_past_the_timeout_and_counts_them():
     site = CometSite(Hold(), timeout=10, reactor=reactor)
     idle = [connect(site) for _ in range(3)]
     (trickling, trickling_transport), (held, held_transport) = connect(site), connect(site)
-    held.dataReceived(b"GET /held HTTP/1.1\r\nHost: x\r\n\r\n")
+    held.dataReceived(b"GET /held HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     reactor.advance(5)
     trickling.dataReceived(b"GET / HTTP/1.1\r\n")  # bytes came: idle since now
     reactor.advance(6)
@@ -370,7 +370,7 @@ def test_close_idle_closes_those_idle_past_the_timeout_and_counts_them():
 
 def test_close_idle_without_a_timeout_closes_nothing():
     reactor = MemoryReactorClock()
-    site = CometSite(Resource(), timeout=None, reactor=reactor)
+    site = CometSite(Resource(), timeout=None, header_timeout=None, reactor=reactor)
     transports = [connect(site)[1] for _ in range(3)]
     reactor.advance(1e6)
     assert site.close_idle() == 0

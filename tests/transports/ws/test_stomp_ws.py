@@ -106,7 +106,7 @@ def test_a_bad_origin_is_refused_before_the_upgrade(server):
 def test_a_message_over_the_bound_gets_error_then_1009(server):
     client = connect(server[0])
     head = b"SEND\ndestination:/topic/big\n\n"
-    bound = (1 << 20) + (64 << 10)  # the frame bound and room for its headers
+    bound = (1 << 20) + (128 << 10)  # the frame bound (1 MiB + 64 KiB) and 64 KiB more
     client.send(head + b"x" * (bound + 1 - len(head)))  # just over: the server reads it all
     error = frames_of(client, 1)[0]
     assert error.startswith(b"ERROR") and b"message:message too large" in error
