@@ -376,7 +376,7 @@ def text_table(report: dict[str, Any]) -> str:
 
 
 def target_lines(report: dict[str, Any]) -> list[str]:
-    verdict = {True: "met", False: "MISSED", None: "not measured"}
+    verdict = {True: "reached", False: "not reached", None: "not measured"}
     return [f"{verdict[t['met']]}: {t['target']} ({t['figure']})" for t in report["targets"]]
 
 
@@ -398,7 +398,7 @@ def markdown(report: dict[str, Any]) -> str:
            f"{m['system']}, {m['open_files']:,} open files per process. "
            + setting_line(report), "", f"Command: `{report['command']}`", "",
            *markdown_table(COLUMNS, table_rows(report), LEFT)]
-    out += ["", "Targets (issue 4), as this run measured them:", ""]
+    out += ["", "Goals, as this run measured them:", ""]
     out += [f"- {line}" for line in target_lines(report)]
     if report.get("skipped"):
         out += ["", "Not measured: " + "; ".join(f"{k}: {v}" for k, v in
